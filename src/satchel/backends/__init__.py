@@ -1,0 +1,1 @@
+"""Storage backends: one module (or package) per service. Import them through :mod:`satchel.registry`."""

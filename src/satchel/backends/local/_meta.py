@@ -1,0 +1,127 @@
+"""Object metadata kept in the ``user.satchel`` extended attribute of each data file.
+
+The attribute holds compact JSON: ``{"etag": ..., "size": ..., "mtime": ..., "attrs": {...}}``, ``attrs``
+last and omitted when empty. ``size`` and ``mtime`` (nanoseconds) fingerprint the bytes the etag was minted
+for: a program that later edits the file in place keeps the attribute but changes the fingerprint, and the
+file is then treated like any foreign file (etag derived from ``stat``) instead of reporting a stale etag.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import json
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from satchel.errors import ConfigError
+from satchel.types import Attributes, ObjectMeta
+
+__all__ = ["XATTR_NAME", "decode_meta", "new_etag", "object_meta", "read_meta", "stat_etag", "write_meta"]
+
+XATTR_NAME = "user.satchel"
+_EMPTY = Attributes()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NO_ATTRIBUTE = (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP)
+_ATTRS_MARK = b',"attrs":'
+_decode = json.JSONDecoder().decode
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def new_etag() -> str:
+    """Return a fresh random etag; never derived from ``stat``, whose inode numbers and times get reused."""
+    return secrets.token_hex(8)
+
+
+def stat_etag(st: os.stat_result) -> str:
+    return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
+
+
+def write_meta(fd: int, etag: str, attributes: Attributes) -> None:
+    """Store ``etag`` (hex digits, from :func:`new_etag`) and ``attributes`` on the open file ``fd``.
+
+    The record also fingerprints the file's current size and mtime.
+
+    Call it after the last byte is written: the fingerprint is taken from ``fstat`` now.
+
+    Raises:
+        ConfigError: the attributes are larger than the filesystem can keep in an extended attribute.
+        OSError: any other failure (``ENOSPC`` on a full disk).
+    """
+    st = os.fstat(fd)
+    # Formatted by hand: the etag is hex digits and the rest are integers, and json.dumps costs more than
+    # everything else a small put does in Python.
+    head = f'{{"etag":"{etag}","size":{st.st_size},"mtime":{st.st_mtime_ns}'
+    text = f"{head}}}" if attributes.is_empty() else f'{head},"attrs":{_encode(attributes.to_json())}}}'
+    value = text.encode()
+    try:
+        os.setxattr(fd, XATTR_NAME, value)
+    except OSError as exc:
+        if _too_large(fd, exc):
+            raise ConfigError(
+                f"the attributes take {len(value)} bytes, more than this filesystem keeps in an extended "
+                "attribute (about 4 KiB on ext4)"
+            ) from exc
+        raise
+
+
+def _too_large(fd: int, exc: OSError) -> bool:
+    # ext4 answers ENOSPC when the value does not fit in the inode's xattr block even on an empty disk;
+    # only a disk with free blocks makes that a size problem rather than a full disk.
+    if exc.errno == errno.E2BIG:
+        return True
+    return exc.errno == errno.ENOSPC and os.fstatvfs(fd).f_bfree > 0
+
+
+def read_meta(fd: int, st: os.stat_result) -> tuple[str, Attributes]:
+    """Return the etag and attributes of the open file ``fd`` whose ``fstat`` is ``st``.
+
+    A file without a valid attribute, or edited in place since it was written, gets an etag derived from
+    ``stat`` (and keeps whatever attributes it had).
+    """
+    try:
+        raw = os.getxattr(fd, XATTR_NAME)
+    except OSError as exc:
+        if exc.errno in _NO_ATTRIBUTE:
+            return stat_etag(st), _EMPTY
+        raise
+    return decode_meta(raw, st)
+
+
+def decode_meta(raw: bytes, st: os.stat_result) -> tuple[str, Attributes]:
+    """Return the etag and attributes held by an attribute value ``raw`` of a file whose stat is ``st``."""
+    try:
+        record, attributes = _parse(raw)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        # Written by something else, or damaged: the bytes are still the object, the attribute is not.
+        return stat_etag(st), _EMPTY
+    etag = record.get("etag")
+    if not isinstance(etag, str) or record.get("size") != st.st_size or record.get("mtime") != st.st_mtime_ns:
+        return stat_etag(st), attributes
+    return etag, attributes
+
+
+def _parse(raw: bytes) -> tuple[dict[str, Any], Attributes]:
+    # Parsing dominates listing time. write_meta puts "attrs" last, so a record splits into its small head
+    # and its attributes, and the attributes, which repeat across a folder, are parsed once per distinct value.
+    head, mark, tail = raw.partition(_ATTRS_MARK)
+    if mark and tail.endswith(b"}"):
+        with contextlib.suppress(ValueError):  # not in our layout after all: parse it whole below
+            return _decode(head.decode() + "}"), _attributes(tail[:-1])
+    record = _decode(raw.decode())
+    attrs = record.get("attrs")
+    return record, _EMPTY if attrs is None else Attributes.from_json(attrs)
+
+
+@functools.lru_cache(maxsize=256)
+def _attributes(raw: bytes) -> Attributes:
+    return Attributes.from_json(_decode(raw.decode()))
+
+
+def object_meta(key: str, st: os.stat_result, etag: str, attributes: Attributes) -> ObjectMeta:
+    """Build the ObjectMeta of ``key`` from its ``stat`` and stored metadata."""
+    modified = _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000)
+    return ObjectMeta(key, st.st_size, etag, modified, None, attributes)

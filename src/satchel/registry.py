@@ -1,0 +1,163 @@
+"""From a URL to a Store: the scheme picks the backend, the query holds its options, layers go around it.
+
+Backends are imported only when their scheme is used, so ``import satchel`` stays light and optional SDKs
+are needed only by the people who use them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from satchel.backend import Backend
+from satchel.errors import ConfigError
+from satchel.layers.compression import CompressionLayer
+from satchel.layers.expiration import ExpirationLayer
+from satchel.layers.metrics import MetricsBackend, MetricsLayer
+from satchel.layers.prefix import PrefixLayer
+from satchel.layers.readonly import ReadOnlyLayer
+from satchel.layers.retry import RetryLayer
+from satchel.store import Store
+
+__all__ = ["StoreOptions", "open_store", "register", "schemes"]
+
+
+@dataclass(frozen=True)
+class _Scheme:
+    module: str
+    backend: str
+    config: str
+    to_config: Callable[[str, str], dict[str, Any]]
+
+
+def _file_parts(netloc: str, path: str) -> dict[str, Any]:
+    if netloc not in ("", "localhost"):
+        raise ConfigError(f"file URLs name a local path; got host {netloc!r}")
+    if not path:
+        raise ConfigError("a file URL needs a path (file:///srv/blobs)")
+    return {"root": unquote(path)}
+
+
+def _memory_parts(netloc: str, path: str) -> dict[str, Any]:
+    name = netloc + path.rstrip("/")
+    return {"name": unquote(name)} if name else {}
+
+
+_SCHEMES: dict[str, _Scheme] = {
+    "file": _Scheme("satchel.backends.local", "LocalBackend", "LocalConfig", _file_parts),
+    "memory": _Scheme("satchel.backends.memory", "MemoryBackend", "MemoryConfig", _memory_parts),
+}
+
+
+def register(
+    scheme: str, module: str, backend: str, config: str, to_config: Callable[[str, str], dict[str, Any]]
+) -> None:
+    """Make ``scheme://`` URLs open ``module.backend`` built from ``module.config``.
+
+    ``to_config(netloc, path)`` turns the URL's location into config fields; the query adds the rest.
+    """
+    _SCHEMES[scheme] = _Scheme(module, backend, config, to_config)
+
+
+def schemes() -> list[str]:
+    """Return the URL schemes satchel can open."""
+    return sorted(_SCHEMES)
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """Options of the layer stack, accepted as keywords of :func:`satchel.open` or in the URL query."""
+
+    prefix: str = ""
+    readonly: bool = False
+    retries: int = 3
+    compression_level: int = 3
+
+
+def open_store(url: str | os.PathLike[str], *, metrics: MetricsBackend | None = None, **options: Any) -> Store:
+    """Open the store a URL (or a plain local path) names; see :func:`satchel.open`.
+
+    Raises:
+        ConfigError: an unknown scheme, an unknown option, or a value of the wrong type.
+    """
+    text = os.fspath(url)
+    if "://" not in text:
+        scheme, location, query = "file", {"root": text}, ""
+    else:
+        parts = urlsplit(text)
+        scheme = parts.scheme.lower()
+        entry = _SCHEMES.get(scheme)
+        if entry is None:
+            raise ConfigError(f"unknown URL scheme {scheme!r}; satchel opens {', '.join(schemes())}")
+        location, query = entry.to_config(parts.netloc, parts.path), parts.query
+    entry = _SCHEMES[scheme]
+    given: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+    given.update(options)
+    store_fields = {f.name for f in dataclasses.fields(StoreOptions)}
+    store_options = _build(StoreOptions, {k: v for k, v in given.items() if k in store_fields}, scheme)
+    module = importlib.import_module(entry.module)
+    config_class = getattr(module, entry.config)
+    backend_given = {k: v for k, v in given.items() if k not in store_fields}
+    config = _build(config_class, {**location, **backend_given}, scheme)
+    backend: Backend = getattr(module, entry.backend).from_config(config)
+    return Store(_stack(backend, store_options, metrics))
+
+
+def _stack(backend: Backend, options: StoreOptions, metrics: MetricsBackend | None) -> Backend:
+    # Outermost first, applied in reverse: metrics see every retry's total, retries replay the compressed
+    # payload, and the prefix is innermost so every layer above it sees the caller's keys.
+    layers: list[Callable[[Backend], Backend]] = []
+    if options.readonly:
+        layers.append(ReadOnlyLayer)
+    if metrics is not None:
+        layers.append(lambda inner: MetricsLayer(inner, metrics))
+    if options.retries > 0:
+        layers.append(lambda inner: RetryLayer(inner, attempts=options.retries + 1))
+    layers.append(lambda inner: CompressionLayer(inner, level=options.compression_level))
+    layers.append(ExpirationLayer)
+    if options.prefix:
+        layers.append(lambda inner: PrefixLayer(inner, options.prefix))
+    for layer in reversed(layers):
+        backend = layer(backend)
+    return backend
+
+
+def _build(cls: type[Any], values: Mapping[str, Any], scheme: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)} for {scheme}://; known: {', '.join(sorted(fields))}")
+    hints = typing.get_type_hints(cls)
+    return cls(**{name: _coerce(name, value, hints[name]) for name, value in values.items()})
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        real = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        hint = real[0] if len(real) == 1 else str
+    try:
+        if hint is bool:
+            lowered = value.lower()
+            if lowered in _TRUE | _FALSE:
+                return lowered in _TRUE
+            raise ValueError(value)
+        if hint is int:
+            return int(value)
+        if hint is float:
+            return float(value)
+    except ValueError:
+        raise ConfigError(f"option {name}={value!r} is not a valid {hint.__name__}") from None
+    return value

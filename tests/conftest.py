@@ -1,0 +1,143 @@
+"""The ``store`` fixture: every backend of the core, bare, under each layer, and as ``satchel.open`` builds it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import satchel
+from satchel.backend import Backend
+from satchel.backends.local import LocalBackend
+from satchel.backends.memory import MemoryBackend
+from satchel.layers.compression import CompressionLayer
+from satchel.layers.expiration import ExpirationLayer
+from satchel.layers.metrics import MetricsLayer
+from satchel.layers.prefix import PrefixLayer
+from satchel.layers.retry import RetryLayer
+
+
+class FakeClock:
+    """A clock for the expiration layer that runs with real time plus whatever the test advanced it by."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+class RecordingMetrics:
+    """A MetricsBackend that keeps every value it receives."""
+
+    def __init__(self) -> None:
+        self.values: list[tuple[str, float, dict[str, str], str | None]] = []
+
+    def distribution(
+        self, name: str, value: int | float, tags: Mapping[str, str] | None = None, unit: str | None = None
+    ) -> None:
+        self.values.append((name, value, dict(tags or {}), unit))
+
+
+@dataclass(frozen=True)
+class Env:
+    """What a store case may use: a fresh folder, the fake clock, the metrics recorder."""
+
+    root: Path
+    clock: FakeClock
+    metrics: RecordingMetrics
+
+
+BackendFactory = Callable[[Env], Backend]
+StoreFactory = Callable[[Env], satchel.Store]
+
+
+def _memory(env: Env) -> Backend:
+    return MemoryBackend()
+
+
+def _local(env: Env) -> Backend:
+    return LocalBackend(env.root, fsync=False)
+
+
+_LAYERS: dict[str, Callable[[Backend, Env], Backend]] = {
+    "compression": lambda inner, env: CompressionLayer(inner, level=3),
+    "expiration": lambda inner, env: ExpirationLayer(inner, clock=env.clock),
+    "retry": lambda inner, env: RetryLayer(inner, attempts=3),
+    "metrics": lambda inner, env: MetricsLayer(inner, env.metrics),
+    "prefix": lambda inner, env: PrefixLayer(inner, "p/"),
+}
+
+
+@dataclass(frozen=True)
+class StoreCase:
+    """One way of building a store: ``fast`` cases run the 1100-key listing test; ``fake_clock`` cases
+    have their expiration layer on the fake clock, so tests advance it instead of sleeping."""
+
+    id: str
+    build: StoreFactory
+    fast: bool = True
+    fake_clock: bool = False
+
+
+def _bare(backend: BackendFactory) -> StoreFactory:
+    return lambda env: satchel.Store(backend(env))
+
+
+def _layered(backend: BackendFactory, layer: str) -> StoreFactory:
+    return lambda env: satchel.Store(_LAYERS[layer](backend(env), env))
+
+
+CASES = [
+    StoreCase("memory", lambda env: satchel.open("memory://")),
+    StoreCase("local", lambda env: satchel.open(env.root, fsync=False)),
+    StoreCase("local-fsync", lambda env: satchel.open(env.root, fsync=True), fast=False),
+    StoreCase("memory-bare", _bare(_memory)),
+    StoreCase("local-bare", _bare(_local)),
+    *(
+        StoreCase(f"{name}-{layer}", _layered(backend, layer), fake_clock=layer == "expiration")
+        for name, backend in (("memory", _memory), ("local", _local))
+        for layer in _LAYERS
+    ),
+    StoreCase("memory-stack-ns", lambda env: satchel.open("memory://", prefix="ns/")),
+    StoreCase("local-stack-ns", lambda env: satchel.open(env.root, fsync=False, prefix="ns/")),
+]
+
+
+@pytest.fixture(params=CASES, ids=[case.id for case in CASES])
+def store_case(request: pytest.FixtureRequest) -> StoreCase:
+    """The way the current ``store`` is built."""
+    case: StoreCase = request.param
+    return case
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    """A fresh folder for local stores, a fake clock and a metrics recorder."""
+    return Env(tmp_path / "root", FakeClock(), RecordingMetrics())
+
+
+@pytest.fixture
+def store(store_case: StoreCase, env: Env) -> Iterator[satchel.Store]:
+    """The store under test, closed afterwards."""
+    with store_case.build(env) as store:
+        yield store
+
+
+@pytest.fixture
+def fast_store(store_case: StoreCase) -> bool:
+    """True when the store is fast enough for the tests that write over a thousand objects."""
+    return store_case.fast
+
+
+@pytest.fixture
+def store_advance(store_case: StoreCase, env: Env) -> Callable[[float], None]:
+    """Let time pass for the store's expiration layer: move the fake clock, or sleep for real."""
+    return env.clock.advance if store_case.fake_clock else time.sleep
