@@ -450,7 +450,32 @@ def _snapshot(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in directory.iterdir()}
 
 
-@pytest.mark.usefixtures("outside")
+@pytest.fixture(params=["openat2", "directory-walk"])
+def read_path(request: pytest.FixtureRequest, backend: LocalBackend) -> str:
+    """Reads go through openat2 where the kernel has it, and walk directory descriptors elsewhere: test both."""
+    if request.param == "directory-walk":
+        backend._opener.available = False
+    else:
+        assert backend._opener.available, "openat2 should be usable on this Linux (5.6+)"
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("read_path")
+def test_reads_on_either_path(root: Path, backend: LocalBackend) -> None:
+    put(backend, "a/b/c", b"deep")
+    put(backend, "top", b"top")
+    assert read(backend, "a/b/c") == b"deep"
+    assert read(backend, "top") == b"top"
+    assert read(backend, "a/b/c", GetOptions(range=ByteRange.bounded(1, 3))) == b"ee"
+    for missing in ("a/b/x", "a/x/c", "top/below", "a/b", "a"):
+        with pytest.raises(NotFound):
+            backend.get(Key(missing), GET)
+    os.mkfifo(root / "a" / "fifo")
+    with pytest.raises(NotFound):
+        backend.get(Key("a/fifo"), GET)
+
+
+@pytest.mark.usefixtures("outside", "read_path")
 @pytest.mark.parametrize("key", ["linkdir/secret", "linkfile", "nested/deeper/secret"])
 def test_symlinks_are_not_followed_for_reads(backend: LocalBackend, key: str) -> None:
     with pytest.raises(NotFound):

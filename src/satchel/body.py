@@ -31,10 +31,8 @@ class Body:
     """
 
     size: int | None = None
-
-    def __init__(self) -> None:
-        self.closed = False
-        self._on_close: list[Callable[[], None]] = []
+    closed = False
+    _on_close: tuple[Callable[[], None], ...] = ()
 
     def _read(self, n: int) -> bytes:
         raise NotImplementedError
@@ -70,7 +68,7 @@ class Body:
 
     def add_close_callback(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once when the body is closed (layers use this to record metrics)."""
-        self._on_close.append(callback)
+        self._on_close = (*self._on_close, callback)
 
     def close(self) -> None:
         """Release the underlying resource; closing twice is harmless."""
@@ -92,7 +90,7 @@ class Body:
         self.close()
 
     def __del__(self) -> None:
-        if not getattr(self, "closed", True):
+        if not self.closed:
             self.close()
 
 
@@ -100,7 +98,6 @@ class BytesBody(Body):
     """A body over bytes already in memory."""
 
     def __init__(self, data: bytes | memoryview) -> None:
-        super().__init__()
         self._view = memoryview(data)
         self._pos = 0
         self.size = len(self._view)
@@ -125,7 +122,6 @@ class FileBody(Body):
     """A body over ``length`` bytes of an open file descriptor, starting at ``start``; owns the descriptor."""
 
     def __init__(self, fd: int, start: int, length: int) -> None:
-        super().__init__()
         self._fd = fd
         self._pos = start
         self._left = length
@@ -180,7 +176,6 @@ class IteratorBody(Body):
     def __init__(
         self, chunks: Iterator[bytes], size: int | None = None, on_close: Callable[[], None] | None = None
     ) -> None:
-        super().__init__()
         self._chunks = chunks
         self._pending = b""
         self._close_source = on_close
@@ -204,7 +199,6 @@ class StreamBody(Body):
     """A body over a readable binary stream (a file object, a decompressor), closing it with the body."""
 
     def __init__(self, stream: BinaryIO | ReadableStream, size: int | None = None) -> None:
-        super().__init__()
         self._stream = stream
         self.size = size
 

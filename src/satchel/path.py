@@ -17,8 +17,8 @@ from satchel.errors import InvalidPath
 
 __all__ = ["Key", "validate_prefix"]
 
-# C0 controls, DEL and C1 controls; NUL is among them.
-_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0 controls, DEL and C1 controls (NUL among them), and lone surrogates, which UTF-8 cannot encode.
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _MAX_KEY_BYTES = 1024
 
 
@@ -98,19 +98,15 @@ def _problem(value: str) -> str | None:
     if value[-1] == "/":
         return "a key must not end with '/'"
     if _FORBIDDEN.search(value):
-        return "NUL and control characters are not allowed"
+        return "NUL, control characters and lone surrogates are not allowed"
     if "//" in value:
         return "empty segments ('//') are not allowed"
     if "." in value:
         for segment in value.split("/"):
             if segment in (".", ".."):
                 return f"'{segment}' segments are not allowed"
-    if len(value) * 4 > _MAX_KEY_BYTES and len(value.encode("utf-8", "surrogatepass")) > _MAX_KEY_BYTES:
+    if len(value) * 4 > _MAX_KEY_BYTES and len(value.encode()) > _MAX_KEY_BYTES:
         return f"longer than {_MAX_KEY_BYTES} UTF-8 bytes"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "lone surrogates cannot be encoded as UTF-8"
     return None
 
 

@@ -36,6 +36,7 @@ __all__ = ["Store"]
 _DEFAULT_PUT = PutOptions()
 _DEFAULT_GET = GetOptions()
 _HEAD = GetOptions(head=True)
+_NO_DECOMPRESS = GetOptions(decompress=False)
 _MODES = {"overwrite": PutMode.OVERWRITE, "create": PutMode.CREATE, "update": PutMode.UPDATE}
 
 
@@ -259,7 +260,7 @@ class Store:
         Raises:
             NotFound: no such object.
         """
-        result = self.get(key, decompress=decompress)
+        result = self.backend.get(Key.parse(key), _DEFAULT_GET if decompress else _NO_DECOMPRESS)
         with result.body as body:
             return body.read()
 

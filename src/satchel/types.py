@@ -91,7 +91,7 @@ class Attributes:
 
     def is_empty(self) -> bool:
         """Return True when no attribute is set."""
-        return self == _EMPTY_ATTRIBUTES
+        return self is _EMPTY_ATTRIBUTES or self == _EMPTY_ATTRIBUTES
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-serializable dict holding only the attributes that are set."""

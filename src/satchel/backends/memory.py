@@ -8,7 +8,6 @@ bytes without copying them.
 from __future__ import annotations
 
 import bisect
-import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from satchel.types import (
     PutOptions,
     PutResult,
 )
+from satchel.unique import unique_token
 
 __all__ = ["MemoryBackend", "MemoryConfig"]
 
@@ -104,7 +104,7 @@ class MemoryBackend:
             raise AlreadyExists("object already exists", key=key, operation="put", backend=self.name)
         if options.mode is PutMode.UPDATE and (current is None or current.meta.etag != options.if_match):
             raise PreconditionFailed("object changed since the given etag", key=key, operation="put", backend=self.name)
-        etag = secrets.token_hex(8)
+        etag = unique_token()
         meta = ObjectMeta(key, len(data), etag, datetime.now(UTC), None, attributes)
         if current is None:
             bisect.insort(self._sorted, key)
@@ -216,7 +216,7 @@ class _MemoryUpload:
         if number < 1:
             raise ConfigError("part numbers start at 1")
         self._check_open()
-        etag = secrets.token_hex(8)
+        etag = unique_token()
         self._upload.parts[number] = (etag, bytes(data))
         return Part(number, etag, len(data))
 

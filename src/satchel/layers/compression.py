@@ -116,7 +116,10 @@ class CompressionLayer(ForwardingBackend):
         if options.head or not options.decompress:
             return self.inner.get(key, options)
         if options.range is None:
-            return self._decoded(key, self.inner.get(key, options), None)
+            result = self.inner.get(key, options)
+            if result.meta.attributes.compression is None:
+                return result
+            return self._decoded(key, result, None)
         try:
             result = self.inner.get(key, options)
         except RangeNotSatisfiable:

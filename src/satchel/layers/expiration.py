@@ -97,15 +97,16 @@ class ExpirationLayer(ForwardingBackend):
             NotFound: the object does not exist or has expired.
             NotModified, PreconditionFailed, RangeNotSatisfiable: as the inner backend, for a live object.
         """
-        operation = "head" if options.head else "get"
         try:
             result = self.inner.get(key, options)
         except (NotModified, PreconditionFailed, RangeNotSatisfiable):
-            self._require_live(key, operation)
+            self._require_live(key, "head" if options.head else "get")
             raise
+        if result.meta.attributes.expires_at is None:  # most objects: nothing to check or bump
+            return result
         if self._expired(result.meta):
             result.body.close()
-            raise self._gone(key, operation)
+            raise self._gone(key, "head" if options.head else "get")
         self._touch(key, result.meta)
         return result
 

@@ -84,7 +84,13 @@ class RetryLayer(ForwardingBackend):
 
     def get(self, key: Key, options: GetOptions) -> GetResult:
         """Open the object, retrying the opening call."""
-        return self._run(lambda: self.inner.get(key, options))
+        try:
+            return self.inner.get(key, options)
+        except SatchelError as err:
+            if not err.retryable or self.attempts < 2:
+                raise
+            self._pause(1, err)
+        return self._run(lambda: self.inner.get(key, options), first_attempt=2)
 
     def delete(self, keys: Sequence[Key], options: DeleteOptions | None = None) -> None:
         """Delete ``keys``, retrying (deleting a missing key is not an error, so a retry is safe)."""
@@ -125,12 +131,13 @@ class RetryLayer(ForwardingBackend):
         """Move ``src`` to ``dst``, retrying."""
         self._run(lambda: self.inner.rename(src, dst, options))
 
-    def _run(self, call: Callable[[], _T], rewind: Callable[[], object] | None = _stay) -> _T:
+    def _run(self, call: Callable[[], _T], rewind: Callable[[], object] | None = _stay, first_attempt: int = 1) -> _T:
         """Call ``call`` until it succeeds, fails for good or runs out of attempts.
 
         ``rewind`` runs before each retry to replay the payload; None means the call cannot be retried.
+        ``first_attempt`` counts tries already made (a caller that tried once itself passes 2).
         """
-        attempt = 1
+        attempt = first_attempt
         while True:
             try:
                 return call()

@@ -148,6 +148,18 @@ class PutGetTests(StoreTests):
             assert first.etag != second.etag
         assert listed_keys(store, prefix) == [key]
 
+    def test_failed_stream_keeps_the_previous_version(self, store: Store, prefix: str) -> None:
+        key = prefix + "k"
+        store.put(key, b"the previous version", content_type="text/plain")
+        with pytest.raises(_StreamBroke):
+            store.put(key, _BreakingStream(b"x" * 300_000), content_type="application/octet-stream")
+        assert store.get_bytes(key) == b"the previous version"
+        assert store.head(key).content_type == "text/plain"
+        with pytest.raises(_StreamBroke):
+            store.put(prefix + "new", _BreakingStream(b"y" * 300_000))
+        assert not store.exists(prefix + "new")
+        assert listed_keys(store, prefix) == [key]
+
     def test_put_etag_matches_head(self, store: Store, prefix: str) -> None:
         key = prefix + "k"
         result = store.put(key, b"data")
@@ -303,3 +315,24 @@ class DeleteTests(StoreTests):
         store.delete_many(key for key in keys[:3])
         store.delete_many([])
         assert listed_keys(store, prefix) == keys[3:]
+
+
+class _StreamBroke(Exception):
+    """What a payload stream raises halfway through a put."""
+
+
+class _BreakingStream(io.RawIOBase):
+    """A readable stream that yields ``data`` in small reads and then fails, as a dropped upload would."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1, /) -> bytes:
+        chunk = self._data.read(min(size, 65536) if size >= 0 else 65536)
+        if not chunk:
+            raise _StreamBroke("the client went away")
+        return chunk

@@ -6,6 +6,7 @@ import errno
 import functools
 import os
 import stat
+import weakref
 from collections.abc import Iterator, Sequence
 
 from satchel.backend import GetResult, MultipartUpload, Payload
@@ -17,6 +18,7 @@ from satchel.errors import (
     NotSupported,
     PermissionDenied,
     PreconditionFailed,
+    SatchelError,
 )
 from satchel.path import Key, validate_prefix
 from satchel.types import (
@@ -32,6 +34,7 @@ from satchel.types import (
     PutResult,
 )
 
+from ._beneath import BeneathOpener
 from ._cleanup import remove_stale
 from ._config import LocalConfig
 from ._dirs import (
@@ -44,9 +47,10 @@ from ._dirs import (
     make_reserved_area,
     open_dirs,
     open_file,
+    open_internal,
     require_replaceable,
 )
-from ._errors import BACKEND_NAME, local_error, translate_os_errors
+from ._errors import BACKEND_NAME, from_os_error, local_error, translate_os_errors
 from ._lister import list_objects, list_one_level
 from ._meta import new_etag, read_meta, write_meta
 from ._multipart import MULTIPART, STAGING, LocalUpload
@@ -88,9 +92,15 @@ class LocalBackend:
             if not os.path.isdir(path):
                 raise ConfigError(f"{path!r} is not an existing directory (create=False)", backend=BACKEND_NAME)
             self._root = os.path.realpath(path)
+            self._opener = BeneathOpener(self._root)
+            # Helpers walk from this kept descriptor (duplicated per use), never from the path again.
+            self._root_ref = self._opener.root_fd
             self._fsync = fsync
             self._create = create
             self._prepare_reserved_area()
+            self._staging_fd = open_internal(self._root_ref, STAGING)
+            # Released with the backend, not by close(): see BeneathOpener for why.
+            weakref.finalize(self, os.close, self._staging_fd)
 
     @classmethod
     def from_config(cls, config: LocalConfig) -> LocalBackend:
@@ -116,8 +126,11 @@ class LocalBackend:
         return f"LocalBackend(root={self._root!r}, fsync={self._fsync})"
 
     def _prepare_reserved_area(self) -> None:
-        make_reserved_area(self._root, STAGING, MULTIPART)
-        with internal_dir(self._root, STAGING) as staging_fd, internal_dir(self._root, MULTIPART) as multipart_fd:
+        make_reserved_area(self._root_ref, STAGING, MULTIPART)
+        with (
+            internal_dir(self._root_ref, STAGING) as staging_fd,
+            internal_dir(self._root_ref, MULTIPART) as multipart_fd,
+        ):
             remove_stale(staging_fd, multipart_fd)
             self._probe_xattrs(staging_fd)
 
@@ -137,7 +150,7 @@ class LocalBackend:
 
     def _key(self, key: str, operation: str) -> Key:
         parsed = Key.parse(key)
-        if parsed.partition("/")[0] == RESERVED:
+        if parsed.startswith(RESERVED) and parsed.partition("/")[0] == RESERVED:
             raise local_error(
                 InvalidPath,
                 f"keys under {RESERVED!r} are reserved for the backend's own files",
@@ -170,19 +183,18 @@ class LocalBackend:
         self._refuse_layer_options(key, options, "put")
         with (
             translate_os_errors(key, "put"),
-            internal_dir(self._root, STAGING) as staging_fd,
-            StagedFile(staging_fd) as staged,
+            StagedFile(self._staging_fd) as staged,
         ):
             staged.write(payload)
             etag = staged.seal(options.attributes, fsync=self._fsync)
-            commit(self._root, staged, key, options.mode, options.if_match, fsync=self._fsync, operation="put")
+            commit(self._root_ref, staged, key, options.mode, options.if_match, fsync=self._fsync, operation="put")
         return PutResult(etag)
 
     def put_multipart(self, key: Key, options: PutOptions) -> MultipartUpload:
         """Start a multipart upload of ``key``; nothing is visible until it completes."""
         key = self._key(key, "put_multipart")
         self._refuse_layer_options(key, options, "put_multipart")
-        return LocalUpload(self._root, key, options, fsync=self._fsync)
+        return LocalUpload(self._root_ref, key, options, fsync=self._fsync)
 
     def get(self, key: Key, options: GetOptions) -> GetResult:
         """Open the object; the body owns the file descriptor. See :meth:`satchel.backend.Backend.get`.
@@ -192,8 +204,13 @@ class LocalBackend:
             PreconditionFailed, NotModified, RangeNotSatisfiable: as the protocol says.
         """
         key = self._key(key, "get")
-        with translate_os_errors(key, "get"):
-            return get_object(self._root, key, options)
+        # A plain try instead of translate_os_errors: free when nothing is raised, and this is the hot path.
+        try:
+            return get_object(self._root_ref, self._opener, key, options)
+        except OSError as exc:
+            if isinstance(exc, SatchelError):
+                raise
+            raise from_os_error(exc, key, "get") from exc
 
     def delete(self, keys: Sequence[Key], options: DeleteOptions | None = None) -> None:
         """Delete ``keys`` (missing ones are fine) and the directories they leave empty.
@@ -212,7 +229,7 @@ class LocalBackend:
 
     def _delete_one(self, key: Key, if_match: str | None) -> None:
         try:
-            chain = open_dirs(self._root, key.parts[:-1], Walk.REMOVE, fsync=False, key=key, operation="delete")
+            chain = open_dirs(self._root_ref, key.parts[:-1], Walk.REMOVE, fsync=False, key=key, operation="delete")
         except NotFound:
             if if_match is not None:
                 raise local_error(
@@ -258,7 +275,7 @@ class LocalBackend:
 
     def _list(self, prefix: str, offset: str | None) -> Iterator[ObjectMeta]:
         with translate_os_errors(prefix, "list"):
-            yield from list_objects(self._root, prefix, offset)
+            yield from list_objects(self._root_ref, prefix, offset)
 
     def list_with_delimiter(self, prefix: str) -> ListResult:
         """Return the objects and the common prefixes (ending in ``/``) one level below ``prefix``.
@@ -268,7 +285,7 @@ class LocalBackend:
         """
         validate_prefix(prefix)
         with translate_os_errors(prefix, "list"):
-            return list_one_level(self._root, prefix)
+            return list_one_level(self._root_ref, prefix)
 
     def copy(self, src: Key, dst: Key, options: CopyOptions) -> None:
         """Copy ``src`` to ``dst`` with a new etag (in-kernel where possible), then commit it like ``put``.
@@ -285,7 +302,7 @@ class LocalBackend:
             self._update_in_place(src, options, "copy")
             return
         with translate_os_errors(dst, "copy"):
-            fd, st = open_object(self._root, src, "copy")
+            fd, st = open_object(self._root_ref, self._opener, src, "copy")
             try:
                 self._copy_file(fd, st, dst, options)
             finally:
@@ -294,16 +311,16 @@ class LocalBackend:
     def _copy_file(self, fd: int, st: os.stat_result, dst: Key, options: CopyOptions) -> None:
         attributes = read_meta(fd, st)[1] if options.attributes is None else options.attributes
         mode = PutMode.OVERWRITE if options.overwrite else PutMode.CREATE
-        with internal_dir(self._root, STAGING) as staging_fd, StagedFile(staging_fd) as staged:
+        with StagedFile(self._staging_fd) as staged:
             # The open descriptor pins the source's bytes and metadata even if it is replaced meanwhile.
             staged.copy_from(fd, 0, st.st_size)
             staged.seal(attributes, fsync=self._fsync)
-            commit(self._root, staged, dst, mode, None, fsync=self._fsync, operation="copy")
+            commit(self._root_ref, staged, dst, mode, None, fsync=self._fsync, operation="copy")
 
     def _update_in_place(self, key: Key, options: CopyOptions, operation: str) -> None:
         with (
             translate_os_errors(key, operation),
-            open_dirs(self._root, key.parts[:-1], Walk.READ, fsync=False, key=key, operation=operation) as chain,
+            open_dirs(self._root_ref, key.parts[:-1], Walk.READ, fsync=False, key=key, operation=operation) as chain,
             locked(chain.fd),
         ):
             opened = open_file(chain.fd, key.name)
@@ -344,10 +361,10 @@ class LocalBackend:
             return
         with (
             translate_os_errors(dst, "rename"),
-            open_dirs(self._root, src.parts[:-1], Walk.READ, fsync=False, key=src, operation="rename") as source,
+            open_dirs(self._root_ref, src.parts[:-1], Walk.READ, fsync=False, key=src, operation="rename") as source,
         ):
             move = functools.partial(self._move, source, src, dst, options)
-            in_parent(self._root, dst, move, fsync=self._fsync, operation="rename")
+            in_parent(self._root_ref, dst, move, fsync=self._fsync, operation="rename")
             source.remove_empty()
 
     def _move(self, source: DirChain, src: Key, dst: Key, options: CopyOptions, target: DirChain) -> None:

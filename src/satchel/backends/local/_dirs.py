@@ -21,8 +21,10 @@ from satchel.errors import ConfigError, InvalidPath, NotFound, PermissionDenied,
 from ._errors import BACKEND_NAME, local_error
 
 __all__ = [
+    "NOT_AN_OBJECT",
     "RESERVED",
     "DirChain",
+    "Root",
     "Walk",
     "internal_dir",
     "is_linked",
@@ -41,7 +43,7 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _ATTEMPTS = 8
 # A name that is missing, a symlink (ELOOP under O_NOFOLLOW), a socket (ENXIO) or not below a directory.
-_NOT_AN_OBJECT = (errno.ENOENT, errno.ELOOP, errno.ENXIO, errno.ENOTDIR)
+NOT_AN_OBJECT = (errno.ENOENT, errno.ELOOP, errno.ENXIO, errno.ENOTDIR)
 _DIR_IN_USE = (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT, errno.EBUSY)
 
 
@@ -92,12 +94,22 @@ class DirChain:
         self.close()
 
 
-def open_root(root: str) -> int:
-    """Open the root directory (the one path satchel resolves by name, fixed at construction)."""
+Root = str | int
+"""The root folder: its real path, or a descriptor the backend keeps open for its whole life."""
+
+
+def open_root(root: Root) -> int:
+    """Return a new descriptor of the root that the caller closes.
+
+    A kept descriptor is duplicated: cheaper than resolving the path again, and immune to the path being
+    replaced after the backend was opened.
+    """
+    if isinstance(root, int):
+        return os.dup(root)
     return os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
-def open_dirs(root: str, segments: Sequence[str], walk: Walk, *, fsync: bool, key: str, operation: str) -> DirChain:
+def open_dirs(root: Root, segments: Sequence[str], walk: Walk, *, fsync: bool, key: str, operation: str) -> DirChain:
     """Open the directories ``segments`` below ``root``, following ``walk`` for what is not a directory.
 
     Args:
@@ -168,7 +180,7 @@ def _refuse_non_directory(parent: int, name: str, walk: Walk, path: str, key: st
     raise local_error(NotFound, "no such object", key=key, operation=operation)
 
 
-def make_reserved_area(root: str, *subdirs: str) -> None:
+def make_reserved_area(root: Root, *subdirs: str) -> None:
     """Create ``root/.satchel`` and its ``subdirs`` if missing, never through a symlink.
 
     Raises:
@@ -191,7 +203,7 @@ def make_reserved_area(root: str, *subdirs: str) -> None:
         ) from None
 
 
-def open_internal(root: str, *names: str) -> int:
+def open_internal(root: Root, *names: str) -> int:
     """Open ``.satchel`` or a directory below it without following symlinks; the caller closes it."""
     fd = open_root(root)
     try:
@@ -210,7 +222,7 @@ class internal_dir:
 
     __slots__ = ("fd",)
 
-    def __init__(self, root: str, *names: str) -> None:
+    def __init__(self, root: Root, *names: str) -> None:
         self.fd = open_internal(root, *names)
 
     def __enter__(self) -> int:
@@ -235,7 +247,7 @@ def open_file(dir_fd: int, name: str) -> tuple[int, os.stat_result] | None:
     try:
         fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
-        if exc.errno in _NOT_AN_OBJECT:
+        if exc.errno in NOT_AN_OBJECT:
             return None
         raise
     st = os.fstat(fd)

@@ -15,7 +15,7 @@ from satchel.errors import (
     TransientError,
 )
 
-__all__ = ["BACKEND_NAME", "local_error", "translate_os_errors"]
+__all__ = ["BACKEND_NAME", "from_os_error", "local_error", "translate_os_errors"]
 
 BACKEND_NAME = "local"
 
@@ -44,7 +44,8 @@ def local_error(cls: type[SatchelError], message: str, *, key: str | None, opera
     return cls(message, key=key, operation=operation, backend=BACKEND_NAME)
 
 
-def _from_os_error(exc: OSError, key: str | None, operation: str) -> SatchelError:
+def from_os_error(exc: OSError, key: str | None, operation: str) -> SatchelError:
+    """Return the satchel error that best describes the OS error ``exc`` (the caller chains ``exc``)."""
     code = exc.errno if exc.errno is not None else 0
     cls, text = _BY_ERRNO.get(code, (SatchelError, f"filesystem error: {exc.strerror or exc}"))
     error = local_error(cls, f"{text} [{errno.errorcode.get(code, code)}]", key=key, operation=operation)
@@ -75,4 +76,4 @@ class translate_os_errors:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if isinstance(exc, OSError) and not isinstance(exc, SatchelError):
-            raise _from_os_error(exc, self.key, self.operation) from exc
+            raise from_os_error(exc, self.key, self.operation) from exc

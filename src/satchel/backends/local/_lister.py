@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from satchel.errors import NotFound
 from satchel.types import Attributes, ListResult, ObjectMeta
 
-from ._dirs import DIR_FLAGS, RESERVED, Walk, lstat_entry, open_dirs, open_file
+from ._dirs import DIR_FLAGS, RESERVED, Root, Walk, lstat_entry, open_dirs, open_file
 from ._meta import object_meta, stat_etag
 from ._reader import describe
 
@@ -28,7 +28,7 @@ _MAX_KEY_BYTES = 1024
 _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 
 
-def list_objects(root: str, prefix: str, offset: str | None) -> Iterator[ObjectMeta]:
+def list_objects(root: Root, prefix: str, offset: str | None) -> Iterator[ObjectMeta]:
     """Yield the objects whose keys start with ``prefix`` and sort after ``offset``, in key order."""
     base, partial = _split(prefix)
     try:
@@ -39,7 +39,7 @@ def list_objects(root: str, prefix: str, offset: str | None) -> Iterator[ObjectM
         yield from _walk(chain.fd, base, partial, offset)
 
 
-def list_one_level(root: str, prefix: str) -> ListResult:
+def list_one_level(root: Root, prefix: str) -> ListResult:
     """Return the objects and common prefixes one ``/`` level below ``prefix``, each sorted."""
     base, partial = _split(prefix)
     objects: list[ObjectMeta] = []

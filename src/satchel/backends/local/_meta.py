@@ -8,32 +8,30 @@ file is then treated like any foreign file (etag derived from ``stat``) instead 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import json
 import os
-import secrets
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from satchel.errors import ConfigError
 from satchel.types import Attributes, ObjectMeta
+from satchel.unique import unique_token
 
 __all__ = ["XATTR_NAME", "decode_meta", "new_etag", "object_meta", "read_meta", "stat_etag", "write_meta"]
 
 XATTR_NAME = "user.satchel"
 _EMPTY = Attributes()
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NO_ATTRIBUTE = (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP)
-_ATTRS_MARK = b',"attrs":'
 _decode = json.JSONDecoder().decode
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def new_etag() -> str:
-    """Return a fresh random etag; never derived from ``stat``, whose inode numbers and times get reused."""
-    return secrets.token_hex(8)
+    """Return a fresh unique etag; never derived from ``stat``, whose inode numbers and times get reused."""
+    return unique_token()
 
 
 def stat_etag(st: os.stat_result) -> str:
@@ -93,25 +91,31 @@ def read_meta(fd: int, st: os.stat_result) -> tuple[str, Attributes]:
 
 def decode_meta(raw: bytes, st: os.stat_result) -> tuple[str, Attributes]:
     """Return the etag and attributes held by an attribute value ``raw`` of a file whose stat is ``st``."""
+    # Reads and listings decode one record per object: match the layout write_meta produces with one regex
+    # and parse the attributes, which repeat across a folder, once per distinct value.
+    match = _RECORD.match(raw)
     try:
-        record, attributes = _parse(raw)
+        if match is None:
+            record, attributes = _parse_any(raw)
+            etag, size, mtime = record.get("etag"), record.get("size"), record.get("mtime")
+        else:
+            etag, size, mtime = match[1].decode(), int(match[2]), int(match[3])
+            attributes = _EMPTY if match[4] is None else _attributes(match[4])
     except (ValueError, TypeError, KeyError, AttributeError):
         # Written by something else, or damaged: the bytes are still the object, the attribute is not.
         return stat_etag(st), _EMPTY
-    etag = record.get("etag")
-    if not isinstance(etag, str) or record.get("size") != st.st_size or record.get("mtime") != st.st_mtime_ns:
+    if not isinstance(etag, str) or size != st.st_size or mtime != st.st_mtime_ns:
         return stat_etag(st), attributes
     return etag, attributes
 
 
-def _parse(raw: bytes) -> tuple[dict[str, Any], Attributes]:
-    # Parsing dominates listing time. write_meta puts "attrs" last, so a record splits into its small head
-    # and its attributes, and the attributes, which repeat across a folder, are parsed once per distinct value.
-    head, mark, tail = raw.partition(_ATTRS_MARK)
-    if mark and tail.endswith(b"}"):
-        with contextlib.suppress(ValueError):  # not in our layout after all: parse it whole below
-            return _decode(head.decode() + "}"), _attributes(tail[:-1])
+_RECORD = re.compile(rb'\{"etag":"([0-9a-f]{1,64})","size":(\d+),"mtime":(\d+)(?:,"attrs":(\{.*\}))?\}\Z', re.S)
+
+
+def _parse_any(raw: bytes) -> tuple[dict[str, Any], Attributes]:
     record = _decode(raw.decode())
+    if not isinstance(record, dict):
+        raise TypeError("the record is not an object")
     attrs = record.get("attrs")
     return record, _EMPTY if attrs is None else Attributes.from_json(attrs)
 
@@ -123,5 +127,4 @@ def _attributes(raw: bytes) -> Attributes:
 
 def object_meta(key: str, st: os.stat_result, etag: str, attributes: Attributes) -> ObjectMeta:
     """Build the ObjectMeta of ``key`` from its ``stat`` and stored metadata."""
-    modified = _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000)
-    return ObjectMeta(key, st.st_size, etag, modified, None, attributes)
+    return ObjectMeta(key, st.st_size, etag, datetime.fromtimestamp(st.st_mtime, UTC), None, attributes)

@@ -13,7 +13,7 @@ from satchel.path import Key
 from satchel.types import Attributes, Part, PutOptions, PutResult
 
 from ._cleanup import remove_upload_dir
-from ._dirs import internal_dir, open_file, open_internal
+from ._dirs import Root, internal_dir, open_file, open_internal
 from ._errors import local_error, translate_os_errors
 from ._meta import read_meta
 from ._writer import StagedFile, commit
@@ -35,7 +35,7 @@ class LocalUpload:
     :meth:`abort` (or until a later process finds this one dead), so the caller may retry.
     """
 
-    def __init__(self, root: str, key: Key, options: PutOptions, *, fsync: bool) -> None:
+    def __init__(self, root: Root, key: Key, options: PutOptions, *, fsync: bool) -> None:
         self._root = root
         self._key = key
         self._options = options

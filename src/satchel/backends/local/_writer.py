@@ -6,7 +6,6 @@ import contextlib
 import errno
 import io
 import os
-import secrets
 import stat
 from collections.abc import Callable
 from types import TracebackType
@@ -18,8 +17,9 @@ from satchel.errors import AlreadyExists, PreconditionFailed, SatchelError, Tran
 from satchel.path import Key
 from satchel.preconditions import etag_matches
 from satchel.types import Attributes, PutMode
+from satchel.unique import unique_token
 
-from ._dirs import DirChain, Walk, is_linked, locked, open_dirs, open_file, require_replaceable
+from ._dirs import DirChain, Root, Walk, is_linked, locked, open_dirs, open_file, require_replaceable
 from ._errors import local_error
 from ._meta import new_etag, read_meta, write_meta
 
@@ -35,7 +35,7 @@ _FILE_STREAMS = (io.BufferedReader, io.BufferedRandom, io.FileIO)
 
 def temp_name() -> str:
     """Return a fresh temp file name; the pid prefix lets a later process tell whether its writer is alive."""
-    return f"{os.getpid()}-{secrets.token_hex(8)}.tmp"
+    return f"{os.getpid()}-{unique_token()}.tmp"
 
 
 class StagedFile:
@@ -169,7 +169,7 @@ def check_etag(dir_fd: int, name: str, if_match: str, key: str, operation: str) 
         raise local_error(PreconditionFailed, "the object changed since the given etag", key=key, operation=operation)
 
 
-def in_parent(root: str, key: Key, action: Callable[[DirChain], _T], *, fsync: bool, operation: str) -> _T:
+def in_parent(root: Root, key: Key, action: Callable[[DirChain], _T], *, fsync: bool, operation: str) -> _T:
     """Run ``action`` with the directories of ``key``'s parent open (created if needed) and return its result.
 
     A concurrent delete may remove the parent directory (once empty) after we opened it; then creating an entry
@@ -191,7 +191,7 @@ def in_parent(root: str, key: Key, action: Callable[[DirChain], _T], *, fsync: b
 
 
 def commit(
-    root: str, staged: StagedFile, key: Key, mode: PutMode, if_match: str | None, *, fsync: bool, operation: str
+    root: Root, staged: StagedFile, key: Key, mode: PutMode, if_match: str | None, *, fsync: bool, operation: str
 ) -> None:
     """Make the sealed ``staged`` file the object ``key``, atomically, honouring ``mode`` and ``if_match``.
 
