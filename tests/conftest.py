@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +19,7 @@ from satchel.layers.expiration import ExpirationLayer
 from satchel.layers.metrics import MetricsLayer
 from satchel.layers.prefix import PrefixLayer
 from satchel.layers.retry import RetryLayer
+from satchel.testing import RecordingMetrics
 
 
 class FakeClock:
@@ -32,18 +33,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
-
-
-class RecordingMetrics:
-    """A MetricsBackend that keeps every value it receives."""
-
-    def __init__(self) -> None:
-        self.values: list[tuple[str, float, dict[str, str], str | None]] = []
-
-    def distribution(
-        self, name: str, value: int | float, tags: Mapping[str, str] | None = None, unit: str | None = None
-    ) -> None:
-        self.values.append((name, value, dict(tags or {}), unit))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -37,6 +37,7 @@ from satchel.layers import (
     RetryLayer,
 )
 from satchel.path import Key
+from satchel.testing import RecordingMetrics
 from satchel.types import (
     TTI,
     TTL,
@@ -583,19 +584,6 @@ def test_retry_rejects_bad_settings() -> None:
 # ---- metrics -----------------------------------------------------------------------------------------------
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.values: list[tuple[str, float, dict[str, str], str | None]] = []
-
-    def distribution(
-        self, name: str, value: int | float, tags: Mapping[str, str] | None = None, unit: str | None = None
-    ) -> None:
-        self.values.append((name, value, dict(tags or {}), unit))
-
-    def named(self, name: str) -> list[tuple[float, dict[str, str], str | None]]:
-        return [(value, tags, unit) for n, value, tags, unit in self.values if n == name]
-
-
 class Ticks:
     """A timer that moves one second each time it is read."""
 
@@ -607,8 +595,8 @@ class Ticks:
         return self.now
 
 
-def measured() -> tuple[MetricsLayer, Recorder]:
-    recorder = Recorder()
+def measured() -> tuple[MetricsLayer, RecordingMetrics]:
+    recorder = RecordingMetrics()
     return MetricsLayer(MemoryBackend(), recorder, timer=Ticks()), recorder
 
 
@@ -660,7 +648,7 @@ def test_metrics_list_latency_covers_the_whole_listing() -> None:
 
 
 def test_metrics_keep_a_seekable_payload_replayable_by_retry() -> None:
-    recorder = Recorder()
+    recorder = RecordingMetrics()
     inner = MemoryBackend()
     layer = MetricsLayer(RetryLayer(Flaky(inner, failures=1), sleep=lambda _: None), recorder)
     layer.put(K("a"), io.BytesIO(TEXT), PutOptions())

@@ -32,6 +32,7 @@ from satchel.testing._concurrency import RaceTests
 from satchel.testing._fileapi import FileAPITests
 from satchel.testing._layers import CompressionTests, ExpirationTests
 from satchel.testing._listing import ListingTests
+from satchel.testing._metrics import RecordingMetrics
 from satchel.testing._multipart import CopyMoveTests, MultipartTests
 from satchel.testing._putget import DeleteTests, PutGetTests
 from satchel.testing._ranges import ConditionalGetTests, RangeTests
@@ -52,6 +53,7 @@ __all__ = [
     "RaceTests",
     "RangeTests",
     "RecordingBackend",
+    "RecordingMetrics",
     "StoreTests",
     "requires",
     "requires_layer",

@@ -34,6 +34,7 @@ __all__ = [
     "open_dirs",
     "open_file",
     "open_internal",
+    "regular_file",
     "require_replaceable",
 ]
 
@@ -250,6 +251,11 @@ def open_file(dir_fd: int, name: str) -> tuple[int, os.stat_result] | None:
         if exc.errno in NOT_AN_OBJECT:
             return None
         raise
+    return regular_file(fd)
+
+
+def regular_file(fd: int) -> tuple[int, os.stat_result] | None:
+    """Return ``fd`` and its ``fstat`` if it is a regular file; otherwise close it and return None."""
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)

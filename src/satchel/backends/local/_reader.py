@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 
 from satchel.backend import GetResult
 from satchel.body import BytesBody, FileBody
@@ -15,7 +14,7 @@ from satchel.types import GetOptions, ObjectMeta
 
 from ._beneath import BeneathOpener
 from ._dirs import NOT_AN_OBJECT as _NOT_AN_OBJECT
-from ._dirs import Root, Walk, open_dirs, open_file
+from ._dirs import Root, Walk, open_dirs, open_file, regular_file
 from ._errors import BACKEND_NAME, local_error
 from ._meta import object_meta, read_meta
 
@@ -46,11 +45,7 @@ def _open_beneath(opener: BeneathOpener, key: Key) -> tuple[int, os.stat_result]
         if exc.errno in _NOT_AN_OBJECT or exc.errno == errno.EXDEV:
             return None
         raise
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        return None
-    return fd, st
+    return regular_file(fd)
 
 
 def describe(key: str, fd: int, st: os.stat_result) -> ObjectMeta:
