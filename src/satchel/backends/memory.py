@@ -23,7 +23,7 @@ from satchel.errors import (
     PreconditionFailed,
 )
 from satchel.path import Key
-from satchel.preconditions import check_get_preconditions
+from satchel.preconditions import check_get_preconditions, etag_matches
 from satchel.types import (
     Attributes,
     Capabilities,
@@ -102,7 +102,9 @@ class MemoryBackend:
         current = self._objects.get(key)
         if options.mode is PutMode.CREATE and current is not None:
             raise AlreadyExists("object already exists", key=key, operation="put", backend=self.name)
-        if options.mode is PutMode.UPDATE and (current is None or current.meta.etag != options.if_match):
+        if options.mode is PutMode.UPDATE and (
+            current is None or options.if_match is None or not etag_matches(options.if_match, current.meta.etag)
+        ):
             raise PreconditionFailed("object changed since the given etag", key=key, operation="put", backend=self.name)
         etag = unique_token()
         meta = ObjectMeta(key, len(data), etag, datetime.now(UTC), None, attributes)
@@ -131,15 +133,15 @@ class MemoryBackend:
         return GetResult(entry.meta, (start, end), BytesBody(view))
 
     def delete(self, keys: Sequence[Key], options: DeleteOptions | None = None) -> None:
-        """Delete ``keys``; missing keys are ignored."""
+        """Delete ``keys``; missing keys are ignored, except by a conditional delete (PreconditionFailed)."""
         if options is not None and options.if_match is not None and len(keys) != 1:
             raise ConfigError("a conditional delete takes exactly one key")
         with self._lock:
             if options is not None and options.if_match is not None:
                 entry = self._objects.get(keys[0])
-                if entry is not None and entry.meta.etag != options.if_match:
+                if entry is None or not etag_matches(options.if_match, entry.meta.etag):
                     raise PreconditionFailed(
-                        "object changed since the given etag",
+                        "object missing or changed since the given etag",
                         key=keys[0],
                         operation="delete",
                         backend=self.name,

@@ -300,6 +300,12 @@ class DeleteTests(StoreTests):
         store.delete(key, if_match=second.etag)
         assert not store.exists(key)
 
+    @requires("conditional_delete")
+    def test_delete_if_match_on_missing_key_fails(self, store: Store, prefix: str) -> None:
+        # As HTTP's If-Match: with no current object the condition is false (RFC 9110 section 13.1.1).
+        with pytest.raises(PreconditionFailed):
+            store.delete(prefix + "missing", if_match='"0123456789abcdef"')
+
     def test_delete_many(self, store: Store, prefix: str) -> None:
         doomed = [prefix + f"doomed/{i:03d}" for i in range(25)]
         for key in doomed:
