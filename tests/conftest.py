@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import satchel
+import servers
 from satchel.backend import Backend
 from satchel.backends.local import LocalBackend
 from satchel.backends.memory import MemoryBackend
@@ -130,3 +131,41 @@ def fast_store(store_case: StoreCase) -> bool:
 def store_advance(store_case: StoreCase, env: Env) -> Callable[[float], None]:
     """Let time pass for the store's expiration layer: move the fake clock, or sleep for real."""
     return env.clock.advance if store_case.fake_clock else time.sleep
+
+
+# --- real servers for the remote backends (started on first use, once per session) ---------------------------
+
+
+def _serve(start: Callable[[], servers.Server]) -> Iterator[servers.Server]:
+    try:
+        server = start()
+    except servers.ServerFailed as failure:
+        pytest.fail(f"test server did not start: {failure}", pytrace=False)
+    try:
+        yield server
+    finally:
+        servers.stop(server)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[servers.Server]:
+    """moto's S3 server on a free 127.0.0.1 port."""
+    yield from _serve(servers.start_moto)
+
+
+@pytest.fixture(scope="session")
+def azurite_server() -> Iterator[servers.Server]:
+    """Azurite's blob service on a free 127.0.0.1 port (extra: account, key)."""
+    yield from _serve(servers.start_azurite)
+
+
+@pytest.fixture(scope="session")
+def gcs_server() -> Iterator[servers.Server]:
+    """gcp-storage-emulator on a free 127.0.0.1 port."""
+    yield from _serve(servers.start_gcs)
+
+
+@pytest.fixture(scope="session")
+def sshd_server() -> Iterator[servers.Server]:
+    """OpenSSH's sshd with SFTP on a free 127.0.0.1 port (extra: user, client_key, known_hosts, home)."""
+    yield from _serve(servers.start_sshd)

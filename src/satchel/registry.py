@@ -24,6 +24,7 @@ from satchel.layers.metrics import MetricsBackend, MetricsLayer
 from satchel.layers.prefix import PrefixLayer
 from satchel.layers.readonly import ReadOnlyLayer
 from satchel.layers.retry import RetryLayer
+from satchel.secret import Secret
 from satchel.store import Store
 
 __all__ = ["StoreOptions", "open_store", "register", "schemes"]
@@ -34,34 +35,74 @@ class _Scheme:
     module: str
     backend: str
     config: str
-    to_config: Callable[[str, str], dict[str, Any]]
+    to_config: Callable[[str, str], tuple[dict[str, Any], str]]
 
 
-def _file_parts(netloc: str, path: str) -> dict[str, Any]:
+def _file_parts(netloc: str, path: str) -> tuple[dict[str, Any], str]:
     if netloc not in ("", "localhost"):
         raise ConfigError(f"file URLs name a local path; got host {netloc!r}")
     if not path:
         raise ConfigError("a file URL needs a path (file:///srv/blobs)")
-    return {"root": unquote(path)}
+    return {"root": unquote(path)}, ""
 
 
-def _memory_parts(netloc: str, path: str) -> dict[str, Any]:
+def _memory_parts(netloc: str, path: str) -> tuple[dict[str, Any], str]:
     name = netloc + path.rstrip("/")
-    return {"name": unquote(name)} if name else {}
+    return ({"name": unquote(name)} if name else {}), ""
+
+
+def _bucket_parts(field_name: str) -> Callable[[str, str], tuple[dict[str, Any], str]]:
+    # s3://bucket/some/prefix: the bucket (or container) configures the backend; the path becomes a prefix
+    # layer, so every backend gets namespaces the same way.
+    def parts(netloc: str, path: str) -> tuple[dict[str, Any], str]:
+        if not netloc:
+            raise ConfigError(f"the URL needs a {field_name} (scheme://{field_name}/optional/prefix)")
+        prefix = unquote(path.strip("/"))
+        return {field_name: unquote(netloc)}, (prefix + "/" if prefix else "")
+
+    return parts
+
+
+def _sftp_parts(netloc: str, path: str) -> tuple[dict[str, Any], str]:
+    # sftp://user[:password]@host[:port]/root/path; the root is a folder on the server, like file:// roots.
+    userinfo, _, hostport = netloc.rpartition("@")
+    if not hostport:
+        raise ConfigError("an SFTP URL needs a host (sftp://user@host:port/root/path)")
+    fields: dict[str, Any] = {}
+    if userinfo:
+        user, has_password, password = userinfo.partition(":")
+        fields["username"] = unquote(user)
+        if has_password:
+            fields["password"] = Secret(unquote(password))
+    host, _, port = hostport.rpartition(":") if hostport.count(":") == 1 else (hostport, "", "")
+    fields["host"] = host
+    if port:
+        fields["port"] = port
+    fields["root"] = unquote(path) or "."
+    return fields, ""
 
 
 _SCHEMES: dict[str, _Scheme] = {
     "file": _Scheme("satchel.backends.local", "LocalBackend", "LocalConfig", _file_parts),
     "memory": _Scheme("satchel.backends.memory", "MemoryBackend", "MemoryConfig", _memory_parts),
+    "s3": _Scheme("satchel.backends.obstore.s3", "S3Backend", "S3Config", _bucket_parts("bucket")),
+    "gs": _Scheme("satchel.backends.obstore.gcs", "GCSBackend", "GCSConfig", _bucket_parts("bucket")),
+    "az": _Scheme("satchel.backends.obstore.azure", "AzureBackend", "AzureConfig", _bucket_parts("container")),
+    "sftp": _Scheme("satchel.backends.sftp", "SFTPBackend", "SFTPConfig", _sftp_parts),
 }
 
 
 def register(
-    scheme: str, module: str, backend: str, config: str, to_config: Callable[[str, str], dict[str, Any]]
+    scheme: str,
+    module: str,
+    backend: str,
+    config: str,
+    to_config: Callable[[str, str], tuple[dict[str, Any], str]],
 ) -> None:
     """Make ``scheme://`` URLs open ``module.backend`` built from ``module.config``.
 
-    ``to_config(netloc, path)`` turns the URL's location into config fields; the query adds the rest.
+    ``to_config(netloc, path)`` returns the config fields the URL's location gives and a key prefix (``""``
+    for none) that the store applies as its innermost layer; the query adds the rest of the config.
     """
     _SCHEMES[scheme] = _Scheme(module, backend, config, to_config)
 
@@ -88,6 +129,7 @@ def open_store(url: str | os.PathLike[str], *, metrics: MetricsBackend | None = 
         ConfigError: an unknown scheme, an unknown option, or a value of the wrong type.
     """
     text = os.fspath(url)
+    url_prefix = ""
     if "://" not in text:
         scheme, location, query = "file", {"root": text}, ""
     else:
@@ -96,12 +138,14 @@ def open_store(url: str | os.PathLike[str], *, metrics: MetricsBackend | None = 
         entry = _SCHEMES.get(scheme)
         if entry is None:
             raise ConfigError(f"unknown URL scheme {scheme!r}; satchel opens {', '.join(schemes())}")
-        location, query = entry.to_config(parts.netloc, parts.path), parts.query
+        (location, url_prefix), query = entry.to_config(parts.netloc, parts.path), parts.query
     entry = _SCHEMES[scheme]
     given: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
     given.update(options)
     store_fields = {f.name for f in dataclasses.fields(StoreOptions)}
     store_options = _build(StoreOptions, {k: v for k, v in given.items() if k in store_fields}, scheme)
+    if url_prefix:
+        store_options = dataclasses.replace(store_options, prefix=url_prefix + store_options.prefix)
     module = importlib.import_module(entry.module)
     config_class = getattr(module, entry.config)
     backend_given = {k: v for k, v in given.items() if k not in store_fields}
@@ -148,6 +192,8 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         real = [arg for arg in typing.get_args(hint) if arg is not type(None)]
         hint = real[0] if len(real) == 1 else str
+    if isinstance(hint, type) and issubclass(hint, str):
+        return hint(value)  # Secret fields keep their masking type
     try:
         if hint is bool:
             lowered = value.lower()
