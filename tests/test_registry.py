@@ -19,7 +19,8 @@ from satchel.layers.metrics import MetricsLayer, NoOpMetricsBackend
 from satchel.layers.prefix import PrefixLayer
 from satchel.layers.readonly import ReadOnlyLayer
 from satchel.layers.retry import RetryLayer
-from satchel.registry import schemes
+from satchel.registry import _coerce, schemes
+from satchel.secret import Secret
 from satchel.store_async import AsyncStore
 
 
@@ -188,3 +189,12 @@ def test_open_async() -> None:
     store = satchel.open_async("memory://", limit=2)
     assert isinstance(store, AsyncStore)
     assert isinstance(store.store, satchel.Store)
+
+
+def test_a_secret_given_as_a_keyword_keeps_its_value() -> None:
+    given = Secret("s3cr3t")
+    kept = _coerce("password", given, Secret)
+    assert isinstance(kept, Secret)
+    assert kept.reveal() == "s3cr3t"
+    assert _coerce("password", "plain", Secret).reveal() == "plain"
+    assert "s3cr3t" not in repr(kept)

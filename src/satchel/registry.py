@@ -86,7 +86,7 @@ _SCHEMES: dict[str, _Scheme] = {
     "file": _Scheme("satchel.backends.local", "LocalBackend", "LocalConfig", _file_parts),
     "memory": _Scheme("satchel.backends.memory", "MemoryBackend", "MemoryConfig", _memory_parts),
     "s3": _Scheme("satchel.backends.obstore.s3", "S3Backend", "S3Config", _bucket_parts("bucket")),
-    "gs": _Scheme("satchel.backends.obstore.gcs", "GCSBackend", "GCSConfig", _bucket_parts("bucket")),
+    "gs": _Scheme("satchel.backends.gcs", "GCSBackend", "GCSConfig", _bucket_parts("bucket")),
     "az": _Scheme("satchel.backends.obstore.azure", "AzureBackend", "AzureConfig", _bucket_parts("container")),
     "sftp": _Scheme("satchel.backends.sftp", "SFTPBackend", "SFTPConfig", _sftp_parts),
 }
@@ -193,7 +193,8 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         real = [arg for arg in typing.get_args(hint) if arg is not type(None)]
         hint = real[0] if len(real) == 1 else str
     if isinstance(hint, type) and issubclass(hint, str):
-        return hint(value)  # Secret fields keep their masking type
+        # Secret fields keep their masking type; a Secret given as it is must not be rebuilt from its '***'.
+        return value if isinstance(value, hint) else hint(value)
     try:
         if hint is bool:
             lowered = value.lower()
