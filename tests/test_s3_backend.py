@@ -34,6 +34,7 @@ from satchel.backends.obstore.s3 import S3Backend, S3Config
 from satchel.errors import (
     ConfigError,
     NotFound,
+    NotSupported,
     PermissionDenied,
     SatchelError,
     TransientError,
@@ -394,3 +395,15 @@ def test_from_config_refuses_half_credentials() -> None:
 def test_error_is_satchel_error(store: satchel.Store) -> None:
     with pytest.raises(SatchelError):
         store.get_range("no/such", 0, 1)
+
+
+def test_large_conditional_write_is_refused_not_buffered(store: satchel.Store) -> None:
+    # Preconditions travel on single PUTs only, which obstore holds in memory: past 64 MiB satchel refuses
+    # instead of buffering the whole object.
+    key = "conditional/big"
+    with pytest.raises(NotSupported, match="64 MiB") as caught:
+        store.put(key, _Pattern((64 << 20) + 1), mode="create")
+    assert caught.value.backend == "s3"
+    assert not store.exists(key)
+    store.put(key, _Pattern(9 << 20), mode="create")  # above the multipart threshold, within the limit
+    assert store.head(key).size == 9 << 20

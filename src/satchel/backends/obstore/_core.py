@@ -13,8 +13,8 @@ Writes
     out larger, go through obstore's native multipart upload, ``part_size`` bytes a part with up to
     ``max_concurrency`` parts in flight: memory holds about ``part_size * max_concurrency`` whatever the object
     size. Conditional writes (``mode=CREATE``/``UPDATE``) are single PUTs, because obstore sends preconditions
-    on plain PUTs only; their payload is read into memory first (up to the service's single-PUT limit, 5 GiB
-    on S3).
+    on plain PUTs only and holds a PUT's payload in memory: a conditional write of more than
+    ``MAX_CONDITIONAL_PUT`` (64 MiB) raises ``NotSupported`` rather than holding a larger object in memory.
 
 Reads
     ``get`` returns a body streaming obstore's chunks; reading the whole body of an unstarted get (as
@@ -161,7 +161,7 @@ class ObstoreBackend:
     def _put_stream(self, key: Key, chunks: Iterator[bytes | bytearray | memoryview], options: PutOptions) -> PutResult:
         if options.mode is not PutMode.OVERWRITE:
             # obstore sends preconditions on single PUTs only: gather the stream (see the module docstring).
-            return self._put_buffer(key, b"".join(chunks), options)
+            return self._put_buffer(key, _gather_bounded(chunks, key, self.name), options)
         with self._errors(key, "put"):
             result = obstore.put(
                 self.store,
@@ -175,8 +175,10 @@ class ObstoreBackend:
         return PutResult(result["e_tag"], _version(result["version"]))
 
     def _commit_parts(self, key: Key, options: PutOptions, chunks: Iterator[bytes], size: int) -> PutResult:
-        if size <= self._threshold or options.mode is not PutMode.OVERWRITE:
+        if size <= self._threshold:
             return self._put_buffer(key, b"".join(chunks), options)
+        if options.mode is not PutMode.OVERWRITE:
+            return self._put_buffer(key, _gather_bounded(chunks, key, self.name), options)
         return self._put_stream(key, chunks, options)
 
     def put_multipart(self, key: Key, options: PutOptions) -> MultipartUpload:
@@ -380,6 +382,29 @@ class _EmptyBody(Body):
 
     def _read(self, n: int) -> bytes:
         return b""
+
+
+MAX_CONDITIONAL_PUT = 64 << 20
+
+
+def _gather_bounded(chunks: Iterator[bytes | bytearray | memoryview], key: Key, backend: str) -> bytes:
+    """Join ``chunks`` for a conditional single PUT, refusing past :data:`MAX_CONDITIONAL_PUT` bytes.
+
+    Raises:
+        NotSupported: the payload is larger than a conditional write may be on this engine.
+    """
+    gathered = bytearray()
+    for chunk in chunks:
+        gathered += chunk
+        if len(gathered) > MAX_CONDITIONAL_PUT:
+            raise NotSupported(
+                f"conditional writes (create, if_match) are single PUTs held in memory here, limited to "
+                f"{MAX_CONDITIONAL_PUT >> 20} MiB; write larger objects unconditionally",
+                key=key,
+                operation="put",
+                backend=backend,
+            )
+    return bytes(gathered)
 
 
 def _read_up_to(stream: ReadableStream, size: int) -> bytes:
