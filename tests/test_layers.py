@@ -18,6 +18,7 @@ from satchel.backends.memory import MemoryBackend
 from satchel.errors import (
     AlreadyExists,
     ConfigError,
+    InvalidPath,
     NotFound,
     NotModified,
     NotSupported,
@@ -36,6 +37,7 @@ from satchel.layers import (
     ReadOnlyLayer,
     RetryLayer,
 )
+from satchel.layers.expiration import MARKER
 from satchel.path import Key
 from satchel.testing import RecordingMetrics
 from satchel.types import (
@@ -402,7 +404,72 @@ def test_expiration_sweep_deletes_only_expired(clock: Clock, wrap: bool) -> None
     clock.advance(50)
     assert keys(layer) == ["forever", "young"]
     assert layer.sweep() == 1
-    assert keys(inner) == ["forever", "young"]
+    marker = [MARKER] if wrap else []  # listings without deadlines need the marker (see the next tests)
+    assert keys(inner) == [*marker, "forever", "young"]
+
+
+class CountingHeads(NoListAttributes):
+    """Counts the metadata reads (heads) that reach the backend."""
+
+    heads = 0
+
+    def get(self, key: Key, options: GetOptions) -> GetResult:
+        if options.head:
+            self.heads += 1
+        return self.inner.get(key, options)
+
+
+def test_listing_without_deadlines_costs_one_head(clock: Clock) -> None:
+    inner = CountingHeads(MemoryBackend())
+    layer = ExpirationLayer(inner, clock=clock)
+    for i in range(20):
+        layer.put(K(f"k{i:02d}"), b"x", PutOptions())
+    inner.heads = 0
+    assert len(keys(layer)) == 20
+    assert inner.heads == 1  # the marker only: no object was ever written with a deadline
+    assert layer.sweep() == 0
+    assert inner.heads == 2
+
+
+def test_the_first_deadline_turns_on_per_object_checks(clock: Clock) -> None:
+    inner = CountingHeads(MemoryBackend())
+    layer = ExpirationLayer(inner, clock=clock)
+    for i in range(5):
+        layer.put(K(f"k{i}"), b"x", PutOptions())
+    layer.put(K("short"), b"x", PutOptions(expiration=TTL(10)))
+    clock.advance(60)
+    inner.heads = 0
+    assert keys(layer) == ["k0", "k1", "k2", "k3", "k4"]  # expired "short" hidden, marker hidden
+    assert inner.heads == 6
+    listing = layer.list_with_delimiter("")
+    assert [m.key for m in listing.objects] == ["k0", "k1", "k2", "k3", "k4"]
+    # Another process (a fresh layer over the same backend) sees the marker and checks deadlines too.
+    other = ExpirationLayer(inner, clock=clock)
+    assert keys(other) == ["k0", "k1", "k2", "k3", "k4"]
+    assert other.sweep() == 1
+
+
+def test_backends_that_list_attributes_need_no_marker(clock: Clock) -> None:
+    inner = MemoryBackend()
+    layer = ExpirationLayer(inner, clock=clock)
+    layer.put(K("short"), b"x", PutOptions(expiration=TTL(10)))
+    assert keys(inner) == ["short"]
+
+
+@pytest.mark.parametrize("operation", ["put", "get", "delete", "copy-from", "copy-to", "rename"])
+def test_the_marker_key_is_reserved(clock: Clock, operation: str) -> None:
+    layer = ExpirationLayer(NoListAttributes(MemoryBackend()), clock=clock)
+    layer.put(K("k"), b"x", PutOptions(expiration=TTL(10)))
+    calls: dict[str, Callable[[], object]] = {
+        "put": lambda: layer.put(MARKER, b"mine", PutOptions()),
+        "get": lambda: layer.get(MARKER, GetOptions()),
+        "delete": lambda: layer.delete([MARKER]),
+        "copy-from": lambda: layer.copy(MARKER, K("x"), CopyOptions()),
+        "copy-to": lambda: layer.copy(K("k"), MARKER, CopyOptions()),
+        "rename": lambda: layer.rename(K("k"), MARKER, CopyOptions()),
+    }
+    with pytest.raises(InvalidPath, match="reserved"):
+        calls[operation]()
 
 
 class RewriteOnFirstDelete(ForwardingBackend):

@@ -14,8 +14,12 @@ a bump that fails leaves the read unharmed.
 What it costs:
 
 * A create-only or update write, a copy and a rename first head the keys they concern (one extra request).
-* When the inner backend's listings carry no attributes (``capabilities.list_attributes`` False), ``list``,
-  ``list_with_delimiter`` and ``sweep`` head every listed object (one extra request per object).
+* When the inner backend's listings carry no attributes (``capabilities.list_attributes`` False, as on S3 and
+  Azure), the layer cannot see deadlines in a listing. The first time it stamps an expiring object it writes a
+  small marker object, ``.satchel-expiry-in-use``, at the root of its namespace; ``list``,
+  ``list_with_delimiter`` and ``sweep`` then head the marker once and, only when it exists, head every listed
+  object (one extra request per object). Stores that never use expiry list at the backend's own speed. The
+  marker key is reserved: the layer refuses it with ``InvalidPath`` and leaves it out of listings.
 * ``list_with_delimiter`` does not check its common prefixes: a prefix whose objects have all expired is
   listed until the sweep deletes them.
 * A multipart upload's deadline counts from the start of the upload.
@@ -26,12 +30,19 @@ The clock must return timezone-aware datetimes, as the stored deadlines are.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from satchel.backend import Backend, ForwardingBackend, GetResult, MultipartUpload, Payload
-from satchel.errors import NotFound, NotModified, PreconditionFailed, RangeNotSatisfiable, SatchelError
+from satchel.errors import (
+    InvalidPath,
+    NotFound,
+    NotModified,
+    PreconditionFailed,
+    RangeNotSatisfiable,
+    SatchelError,
+)
 from satchel.path import Key
 from satchel.types import (
     TTI,
@@ -50,6 +61,7 @@ __all__ = ["ExpirationLayer"]
 _log = logging.getLogger(__name__)
 _MAX_DEBOUNCE = timedelta(hours=24)
 _HEAD = GetOptions(head=True)
+MARKER = Key(".satchel-expiry-in-use")
 
 
 def _utcnow() -> datetime:
@@ -68,6 +80,7 @@ class ExpirationLayer(ForwardingBackend):
         """
         super().__init__(inner)
         self._clock = clock
+        self._marker_seen = False
 
     def put(self, key: Key, payload: Payload, options: PutOptions) -> PutResult:
         """Store the object with its deadline (see :meth:`satchel.backend.Backend.put`).
@@ -76,6 +89,7 @@ class ExpirationLayer(ForwardingBackend):
             AlreadyExists: ``mode=CREATE`` and a live object has the key.
             PreconditionFailed: ``mode=UPDATE`` and the object changed, is missing or has expired.
         """
+        self._own(key, "put")
         options = self._stamped(options)
         self._prepare_write(key, options.mode, "put")
         return self.inner.put(key, payload, options)
@@ -86,6 +100,7 @@ class ExpirationLayer(ForwardingBackend):
         Raises:
             PreconditionFailed: ``mode=UPDATE`` and the object has expired.
         """
+        self._own(key, "put_multipart")
         options = self._stamped(options)
         self._prepare_write(key, options.mode, "put_multipart")
         return self.inner.put_multipart(key, options)
@@ -97,6 +112,8 @@ class ExpirationLayer(ForwardingBackend):
             NotFound: the object does not exist or has expired.
             NotModified, PreconditionFailed, RangeNotSatisfiable: as the inner backend, for a live object.
         """
+        if key == MARKER:
+            raise self._reserved(key, "get")
         try:
             result = self.inner.get(key, options)
         except (NotModified, PreconditionFailed, RangeNotSatisfiable):
@@ -112,16 +129,17 @@ class ExpirationLayer(ForwardingBackend):
 
     def list(self, prefix: str, offset: str | None = None) -> Iterator[ObjectMeta]:
         """Yield the live objects under ``prefix`` (see :meth:`satchel.backend.Backend.list`)."""
-        heads = not self.inner.capabilities.list_attributes
+        heads = self._heads_needed()
         for meta in self.inner.list(prefix, offset):
-            if self._live(meta, heads):
+            if meta.key != MARKER and self._live(meta, heads):
                 yield meta
 
     def list_with_delimiter(self, prefix: str) -> ListResult:
         """Return one level below ``prefix`` without the expired objects (common prefixes are not checked)."""
-        heads = not self.inner.capabilities.list_attributes
+        heads = self._heads_needed()
         listing = self.inner.list_with_delimiter(prefix)
-        return ListResult([m for m in listing.objects if self._live(m, heads)], listing.common_prefixes)
+        live = [m for m in listing.objects if m.key != MARKER and self._live(m, heads)]
+        return ListResult(live, listing.common_prefixes)
 
     def copy(self, src: Key, dst: Key, options: CopyOptions) -> None:
         """Copy a live object; the copy keeps the source's deadline unless ``options.attributes`` replace it.
@@ -130,6 +148,8 @@ class ExpirationLayer(ForwardingBackend):
             NotFound: ``src`` does not exist or has expired.
             AlreadyExists: ``overwrite=False`` and a live object has the key ``dst``.
         """
+        self._own(src, "copy")
+        self._own(dst, "copy")
         self._require_live(src, "copy")
         if not options.overwrite:
             self._prepare_write(dst, PutMode.CREATE, "copy")
@@ -137,6 +157,8 @@ class ExpirationLayer(ForwardingBackend):
 
     def rename(self, src: Key, dst: Key, options: CopyOptions) -> None:
         """Move a live object; the same errors as :meth:`copy`."""
+        self._own(src, "rename")
+        self._own(dst, "rename")
         self._require_live(src, "rename")
         if not options.overwrite:
             self._prepare_write(dst, PutMode.CREATE, "rename")
@@ -149,18 +171,57 @@ class ExpirationLayer(ForwardingBackend):
         an object rewritten in the meantime is kept. Elsewhere the object is checked again just before it is
         deleted, which narrows that race without closing it.
         """
+        if not self.inner.capabilities.list_attributes and not self._marker_exists():
+            return 0  # nothing was ever written here with a deadline
         heads = not self.inner.capabilities.list_attributes
         deleted = 0
         for listed in self.inner.list(prefix):
+            if listed.key == MARKER:
+                continue
             meta = self._head(Key.parse(listed.key)) if heads else listed
             if meta is not None and self._expired(meta) and self._remove(Key.parse(meta.key), meta):
                 deleted += 1
         return deleted
 
+    def delete(self, keys: Sequence[Key], options: DeleteOptions | None = None) -> None:
+        """Delete ``keys`` (see :meth:`satchel.backend.Backend.delete`); the marker key is refused."""
+        for key in keys:
+            self._own(key, "delete")
+        self.inner.delete(keys, options)
+
+    def _own(self, key: Key, operation: str) -> None:
+        if key == MARKER:
+            raise self._reserved(key, operation)
+
+    def _reserved(self, key: Key, operation: str) -> InvalidPath:
+        return InvalidPath(
+            "this key is reserved by the expiration layer", key=key, operation=operation, backend=self.name
+        )
+
+    def _heads_needed(self) -> bool:
+        return not self.inner.capabilities.list_attributes and self._marker_exists()
+
+    def _marker_exists(self) -> bool:
+        # Only a positive answer is cached: another process may write the marker at any time, but nothing
+        # removes it.
+        if not self._marker_seen:
+            self._marker_seen = self._head(MARKER) is not None
+        return self._marker_seen
+
+    def _write_marker(self) -> None:
+        if self._marker_seen or self.inner.capabilities.list_attributes:
+            return
+        if not self._marker_exists():
+            self.inner.put(MARKER, b"", PutOptions())
+            self._marker_seen = True
+
     def _stamped(self, options: PutOptions) -> PutOptions:
         policy = options.expiration
         if policy is None:
             return options
+        # Before the object itself: an expiring object must never exist without the marker that makes
+        # listings look for deadlines.
+        self._write_marker()
         expires_at = self._clock() + policy.delta
         attributes = replace(options.attributes, expiration=policy, expires_at=expires_at)
         return replace(options, expiration=None, attributes=attributes)
