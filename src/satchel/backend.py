@@ -7,7 +7,7 @@ have already been validated by :meth:`satchel.path.Key.parse`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
@@ -38,6 +38,8 @@ __all__ = [
     "Signer",
     "find_layer",
     "innermost",
+    "one_level",
+    "refuse_layer_options",
 ]
 
 Payload = bytes | bytearray | memoryview | ReadableStream
@@ -231,6 +233,37 @@ class ForwardingBackend:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
+
+
+def refuse_layer_options(options: PutOptions, *, key: str, operation: str, backend: str) -> None:
+    """Refuse a write whose options still carry compression or expiration, which only their layers handle.
+
+    Raises:
+        NotSupported: ``options.compression`` or ``options.expiration`` is set.
+    """
+    if options.compression is not None or options.expiration is not None:
+        raise NotSupported(
+            "compression and expiration need their layers (use satchel.open)",
+            key=key,
+            operation=operation,
+            backend=backend,
+        )
+
+
+def one_level(objects: Iterable[ObjectMeta], prefix: str) -> ListResult:
+    """Fold a flat, key-ordered listing under ``prefix`` into one ``/`` level: objects and common prefixes."""
+    found: list[ObjectMeta] = []
+    prefixes: list[str] = []
+    for meta in objects:
+        rest = meta.key[len(prefix) :]
+        slash = rest.find("/")
+        if slash < 0:
+            found.append(meta)
+        else:
+            common = prefix + rest[: slash + 1]
+            if not prefixes or prefixes[-1] != common:
+                prefixes.append(common)
+    return ListResult(found, prefixes)
 
 
 def innermost(backend: Backend) -> Backend:

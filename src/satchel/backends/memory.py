@@ -13,13 +13,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from satchel.backend import GetResult, MultipartUpload, Payload
+from satchel.backend import GetResult, MultipartUpload, Payload, one_level, refuse_layer_options
 from satchel.body import BytesBody
 from satchel.errors import (
     AlreadyExists,
     ConfigError,
     NotFound,
-    NotSupported,
     PreconditionFailed,
 )
 from satchel.path import Key
@@ -93,7 +92,7 @@ class MemoryBackend:
 
     def put(self, key: Key, payload: Payload, options: PutOptions) -> PutResult:
         """Store ``payload`` under ``key`` atomically (see :meth:`satchel.backend.Backend.put`)."""
-        _refuse_layer_options(key, options)
+        refuse_layer_options(options, key=key, operation="put", backend=self.name)
         data = _read_all(payload)
         with self._lock:
             return self._commit(key, data, options, options.attributes)
@@ -115,7 +114,7 @@ class MemoryBackend:
 
     def put_multipart(self, key: Key, options: PutOptions) -> MultipartUpload:
         """Start an upload whose parts are kept in memory until complete."""
-        _refuse_layer_options(key, options)
+        refuse_layer_options(options, key=key, operation="put_multipart", backend=self.name)
         return _MemoryUpload(self, _Upload(key, options))
 
     def get(self, key: Key, options: GetOptions) -> GetResult:
@@ -171,18 +170,7 @@ class MemoryBackend:
 
     def list_with_delimiter(self, prefix: str) -> ListResult:
         """Return the objects and common prefixes one level below ``prefix``."""
-        objects: list[ObjectMeta] = []
-        prefixes: list[str] = []
-        for meta in self.list(prefix):
-            rest = meta.key[len(prefix) :]
-            slash = rest.find("/")
-            if slash < 0:
-                objects.append(meta)
-            else:
-                common = prefix + rest[: slash + 1]
-                if not prefixes or prefixes[-1] != common:
-                    prefixes.append(common)
-        return ListResult(objects, prefixes)
+        return one_level(self.list(prefix), prefix)
 
     def copy(self, src: Key, dst: Key, options: CopyOptions) -> None:
         """Copy ``src`` to ``dst``, optionally replacing its attributes."""
@@ -264,16 +252,6 @@ def _read_all(payload: Payload) -> bytes:
     while chunk := payload.read(1 << 20):
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _refuse_layer_options(key: Key, options: PutOptions) -> None:
-    if options.compression is not None or options.expiration is not None:
-        raise NotSupported(
-            "compression and expiration need their layers (use satchel.open)",
-            key=key,
-            operation="put",
-            backend="memory",
-        )
 
 
 _NAMED: dict[str, MemoryBackend] = {}

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from google.api_core.exceptions import NotFound as SDKNotFound
 from google.cloud import storage  # type: ignore[import-untyped]  # the SDK ships no py.typed
 
-from satchel.backend import GetResult, MultipartUpload, Payload
+from satchel.backend import GetResult, MultipartUpload, Payload, refuse_layer_options
 from satchel.backends.gcs._config import GCSConfig, load_credentials
 from satchel.backends.gcs._errors import Conflict, translate
 from satchel.backends.gcs._lister import RESERVED, list_objects, list_one_level
@@ -125,13 +125,7 @@ class GCSBackend:
 
     def _check_write(self, key: Key, options: PutOptions, operation: str) -> None:
         _check_key(key, operation)
-        if options.compression is not None or options.expiration is not None:
-            raise NotSupported(
-                "compression and expiration need their layers (use satchel.open)",
-                key=key,
-                operation=operation,
-                backend=self.name,
-            )
+        refuse_layer_options(options, key=key, operation=operation, backend=self.name)
         validate_attributes(options.attributes, key, operation)
 
     def _write_preconditions(self, key: Key, options: PutOptions, operation: str) -> dict[str, int]:

@@ -9,13 +9,12 @@ import stat
 import weakref
 from collections.abc import Iterator, Sequence
 
-from satchel.backend import GetResult, MultipartUpload, Payload
+from satchel.backend import GetResult, MultipartUpload, Payload, refuse_layer_options
 from satchel.errors import (
     AlreadyExists,
     ConfigError,
     InvalidPath,
     NotFound,
-    NotSupported,
     PermissionDenied,
     PreconditionFailed,
     SatchelError,
@@ -160,13 +159,7 @@ class LocalBackend:
         return parsed
 
     def _refuse_layer_options(self, key: Key, options: PutOptions, operation: str) -> None:
-        if options.compression is not None or options.expiration is not None:
-            raise local_error(
-                NotSupported,
-                "compression and expiration need their layers (use satchel.open)",
-                key=key,
-                operation=operation,
-            )
+        refuse_layer_options(options, key=key, operation=operation, backend=self.name)
 
     def put(self, key: Key, payload: Payload, options: PutOptions) -> PutResult:
         """Write ``payload`` to a temp file and rename it onto ``key``; see :meth:`satchel.backend.Backend.put`.

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Literal
 
 import obstore
 
-from satchel.backend import GetResult, MultipartUpload, Payload
+from satchel.backend import GetResult, MultipartUpload, Payload, one_level, refuse_layer_options
 from satchel.backends.obstore._attributes import from_obstore, to_obstore
 from satchel.backends.obstore._errors import ErrorContext
 from satchel.backends.obstore._lister import meta_from_obstore, scan
@@ -192,13 +192,7 @@ class ObstoreBackend:
         )
 
     def _refuse_layer_options(self, key: Key, options: PutOptions) -> None:
-        if options.compression is not None or options.expiration is not None:
-            raise NotSupported(
-                "compression and expiration need their layers (use satchel.open)",
-                key=key,
-                operation="put",
-                backend=self.name,
-            )
+        refuse_layer_options(options, key=key, operation="put", backend=self.name)
 
     # --- reads ---------------------------------------------------------------------------------------------
 
@@ -254,7 +248,7 @@ class ObstoreBackend:
     def list_with_delimiter(self, prefix: str) -> ListResult:
         """Return the objects and common prefixes one ``/`` level below ``prefix``."""
         if prefix and not prefix.endswith("/"):
-            return _one_level(self.list(prefix), prefix)
+            return one_level(self.list(prefix), prefix)
         with self._errors(prefix or None, "list"):
             raw = obstore.list_with_delimiter(self.store, prefix.rstrip("/") or None)
         objects = [meta_from_obstore(item) for item in raw["objects"]]
@@ -438,18 +432,3 @@ def _put_mode(options: PutOptions) -> ObPutMode:
 
 def _version(version: str | None) -> str | None:
     return None if version in (None, "null") else version
-
-
-def _one_level(objects: Iterator[ObjectMeta], prefix: str) -> ListResult:
-    found: list[ObjectMeta] = []
-    prefixes: list[str] = []
-    for meta in objects:
-        rest = meta.key[len(prefix) :]
-        slash = rest.find("/")
-        if slash < 0:
-            found.append(meta)
-        else:
-            common = prefix + rest[: slash + 1]
-            if not prefixes or prefixes[-1] != common:
-                prefixes.append(common)
-    return ListResult(found, prefixes)

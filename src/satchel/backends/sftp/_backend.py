@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 
 import paramiko
 
-from satchel.backend import GetResult, MultipartUpload, Payload
+from satchel.backend import GetResult, MultipartUpload, Payload, refuse_layer_options
 from satchel.errors import AlreadyExists, ConfigError, InvalidPath, NotFound, NotSupported, PermissionDenied
 from satchel.path import Key, validate_prefix
 from satchel.types import (
@@ -124,15 +124,7 @@ class SFTPBackend:
         return parsed
 
     def _refuse(self, key: Key, options: PutOptions, operation: str) -> None:
-        if options.compression is not None or options.expiration is not None:
-            raise sftp_error(
-                NotSupported,
-                "compression and expiration need their layers (use satchel.open)",
-                key=key,
-                operation=operation,
-            )
-        if options.mode is PutMode.UPDATE:
-            raise sftp_error(NotSupported, "SFTP has no conditional update", key=key, operation=operation)
+        refuse_layer_options(options, key=key, operation=operation, backend=self.name)
 
     def put(self, key: Key, payload: Payload, options: PutOptions) -> PutResult:
         """Stream ``payload`` into a temp file and rename it onto ``key``; see :meth:`satchel.backend.Backend.put`.
