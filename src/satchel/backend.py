@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from satchel.body import Body, ReadableStream
-from satchel.errors import NotSupported
+from satchel.errors import InvalidPath, NotSupported
 from satchel.path import Key
 from satchel.types import (
     Capabilities,
@@ -40,6 +40,7 @@ __all__ = [
     "innermost",
     "one_level",
     "refuse_layer_options",
+    "refuse_reserved_key",
 ]
 
 Payload = bytes | bytearray | memoryview | ReadableStream
@@ -244,6 +245,25 @@ def refuse_layer_options(options: PutOptions, *, key: str, operation: str, backe
     if options.compression is not None or options.expiration is not None:
         raise NotSupported(
             "compression and expiration need their layers (use satchel.open)",
+            key=key,
+            operation=operation,
+            backend=backend,
+        )
+
+
+RESERVED_SEGMENT = ".satchel"
+"""The first key segment that backends keeping their own files beside the objects reserve for them."""
+
+
+def refuse_reserved_key(key: str, *, operation: str, backend: str) -> None:
+    """Refuse a key under ``.satchel/``, where a backend keeps its temp files, parts or metadata records.
+
+    Raises:
+        InvalidPath: the key's first segment is ``.satchel``.
+    """
+    if key.startswith(RESERVED_SEGMENT) and key.partition("/")[0] == RESERVED_SEGMENT:
+        raise InvalidPath(
+            f"keys under {RESERVED_SEGMENT!r} are reserved for the backend's own files",
             key=key,
             operation=operation,
             backend=backend,

@@ -11,16 +11,16 @@ from typing import Any, Literal
 from google.api_core.exceptions import NotFound as SDKNotFound
 from google.cloud import storage  # type: ignore[import-untyped]  # the SDK ships no py.typed
 
-from satchel.backend import GetResult, MultipartUpload, Payload, refuse_layer_options
+from satchel.backend import GetResult, MultipartUpload, Payload, refuse_layer_options, refuse_reserved_key
 from satchel.backends.gcs._config import GCSConfig, load_credentials
-from satchel.backends.gcs._errors import Conflict, translate
-from satchel.backends.gcs._lister import RESERVED, list_objects, list_one_level
+from satchel.backends.gcs._errors import BACKEND, Conflict, translate
+from satchel.backends.gcs._lister import list_objects, list_one_level
 from satchel.backends.gcs._meta import apply_attributes, etag_of, meta_of, parse_etag, validate_attributes
 from satchel.backends.gcs._multipart import GCSUpload
 from satchel.backends.gcs._reader import open_body
 from satchel.backends.gcs._writer import FullReads
 from satchel.body import BytesBody
-from satchel.errors import AlreadyExists, ConfigError, InvalidPath, NotFound, NotSupported, PreconditionFailed
+from satchel.errors import AlreadyExists, ConfigError, NotFound, NotSupported, PreconditionFailed
 from satchel.path import Key
 from satchel.preconditions import check_get_preconditions
 from satchel.types import (
@@ -359,5 +359,4 @@ class GCSBackend:
 
 
 def _check_key(key: str, operation: str) -> None:
-    if key.startswith(RESERVED):
-        raise InvalidPath(f"keys under {RESERVED!r} are reserved for satchel", key=key, operation=operation)
+    refuse_reserved_key(key, operation=operation, backend=BACKEND)

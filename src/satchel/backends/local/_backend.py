@@ -9,11 +9,10 @@ import stat
 import weakref
 from collections.abc import Iterator, Sequence
 
-from satchel.backend import GetResult, MultipartUpload, Payload, refuse_layer_options
+from satchel.backend import GetResult, MultipartUpload, Payload, refuse_layer_options, refuse_reserved_key
 from satchel.errors import (
     AlreadyExists,
     ConfigError,
-    InvalidPath,
     NotFound,
     PermissionDenied,
     PreconditionFailed,
@@ -37,7 +36,6 @@ from ._beneath import BeneathOpener
 from ._cleanup import remove_stale
 from ._config import LocalConfig
 from ._dirs import (
-    RESERVED,
     DirChain,
     Walk,
     internal_dir,
@@ -149,13 +147,7 @@ class LocalBackend:
 
     def _key(self, key: str, operation: str) -> Key:
         parsed = Key.parse(key)
-        if parsed.startswith(RESERVED) and parsed.partition("/")[0] == RESERVED:
-            raise local_error(
-                InvalidPath,
-                f"keys under {RESERVED!r} are reserved for the backend's own files",
-                key=key,
-                operation=operation,
-            )
+        refuse_reserved_key(parsed, operation=operation, backend=self.name)
         return parsed
 
     def _refuse_layer_options(self, key: Key, options: PutOptions, operation: str) -> None:

@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 
 import paramiko
 
-from satchel.backend import GetResult, MultipartUpload, Payload, refuse_layer_options
-from satchel.errors import AlreadyExists, ConfigError, InvalidPath, NotFound, NotSupported, PermissionDenied
+from satchel.backend import GetResult, MultipartUpload, Payload, refuse_layer_options, refuse_reserved_key
+from satchel.errors import AlreadyExists, ConfigError, NotFound, NotSupported, PermissionDenied
 from satchel.path import Key, validate_prefix
 from satchel.types import (
     Capabilities,
@@ -31,7 +31,7 @@ from ._errors import BACKEND_NAME, sftp_error, translate_errors
 from ._lister import list_objects, list_one_level
 from ._meta import Record, Version, key_lock, key_locks, read_record, record_path, remove_record, write_record
 from ._multipart import SFTPUpload
-from ._paths import RESERVED, Layout, PathState, ensure_parents, lstat_or_none, path_state, prune_parents
+from ._paths import Layout, PathState, ensure_parents, lstat_or_none, path_state, prune_parents
 from ._reader import get_object, open_object
 from ._writer import StagedFile, check_target, commit, current_version
 
@@ -114,13 +114,7 @@ class SFTPBackend:
 
     def _key(self, key: str, operation: str) -> Key:
         parsed = Key.parse(key)
-        if parsed.partition("/")[0] == RESERVED:
-            raise sftp_error(
-                InvalidPath,
-                f"keys under {RESERVED!r} are reserved for the backend's own files",
-                key=key,
-                operation=operation,
-            )
+        refuse_reserved_key(parsed, operation=operation, backend=self.name)
         return parsed
 
     def _refuse(self, key: Key, options: PutOptions, operation: str) -> None:
