@@ -23,14 +23,13 @@ import pytest
 import satchel
 import servers
 from satchel.backend import innermost
-from satchel.backends.obstore.azure import (
-    AzureBackend,
-    AzureConfig,
+from satchel.backends.obstore._azure_metadata import (
     escape_attributes,
     escape_name,
     unescape_attributes,
     unescape_name,
 )
+from satchel.backends.obstore.azure import AzureBackend, AzureConfig
 from satchel.errors import ConfigError, InvalidPath, NotFound, PermissionDenied, SatchelError, Unauthenticated
 from satchel.secret import Secret
 from satchel.testing import ConformanceTests

@@ -52,6 +52,10 @@ from typing import TYPE_CHECKING
 from obstore.store import AzureStore
 
 from satchel.backend import GetResult, MultipartUpload, Payload
+from satchel.backends.obstore._azure_metadata import (
+    escape_attributes,
+    unescape_attributes,
+)
 from satchel.backends.obstore._core import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MULTIPART_THRESHOLD,
@@ -69,7 +73,6 @@ from satchel.errors import (
 from satchel.path import Key
 from satchel.secret import Secret
 from satchel.types import (
-    Attributes,
     ByteRange,
     Capabilities,
     CopyOptions,
@@ -102,9 +105,7 @@ _AZURITE_ENDPOINT = "http://127.0.0.1:10000/" + AZURITE_ACCOUNT
 _CONTAINER = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
 _SUFFIX_ATTEMPTS = 3
 # Azure answers "application/octet-stream" for a blob stored without a content type: read back as none.
-_DEFAULT_CONTENT_TYPE = "application/octet-stream"
 # ... unless the caller asked for it: then this reserved metadata entry says so.
-_EXPLICIT_DEFAULT = "satchel_octet_stream"
 _RANGE_HINTS = ("InvalidRangeRequest", "Wanted range starting at", 'CONTENT_RANGE header: "bytes 0--1/0"')
 
 
@@ -372,111 +373,6 @@ class AzureBackend(ObstoreBackend):
         except NotFound:
             return False
         return True
-
-
-# --- metadata names -------------------------------------------------------------------------------------------
-
-_IDENTIFIER = re.compile(r"[a-z][a-z0-9]*")
-_ESCAPE = re.compile(r"_([0-9a-fA-F]{2})")
-
-
-def escape_name(name: str) -> str:
-    """Return an Azure-safe spelling of the metadata name ``name`` that :func:`unescape_name` reverses.
-
-    Lowercase letters and digits starting with a letter stay as they are; any other name becomes ``_`` followed
-    by the name with each character outside ``[a-z0-9]`` written as ``_XX`` per UTF-8 byte.
-    """
-    if _IDENTIFIER.fullmatch(name):
-        return name
-    out = ["_"]
-    for char in name:
-        if "a" <= char <= "z" or "0" <= char <= "9":
-            out.append(char)
-        else:
-            out.extend(f"_{byte:02x}" for byte in char.encode())
-    return "".join(out)
-
-
-def unescape_name(name: str) -> str:
-    """Return the metadata name that :func:`escape_name` turned into ``name``."""
-    if not name.startswith("_"):
-        return name
-    raw = _ESCAPE.sub(lambda match: "\x00" + match.group(1), name[1:])
-    data = bytearray()
-    parts = raw.split("\x00")
-    data.extend(parts[0].encode())
-    for part in parts[1:]:
-        data.append(int(part[:2], 16))
-        data.extend(part[2:].encode())
-    return data.decode(errors="replace")
-
-
-# The layers' own attributes travel as reserved metadata: escaped here so the core stores them under names
-# Azure accepts, and restored on the way back.
-_LAYER_KEYS = {
-    "compression": "satchel_compression",
-    "expiration": "satchel_expiration",
-    "expires_at": "satchel_expires_at",
-}
-
-
-def escape_attributes(attributes: Attributes) -> Attributes:
-    """Return ``attributes`` with metadata names escaped and layer attributes moved into escaped metadata."""
-    layered = attributes.compression is not None or attributes.expiration is not None or attributes.expires_at
-    if not attributes.metadata and not layered and attributes.content_type != _DEFAULT_CONTENT_TYPE:
-        return attributes
-    metadata = {escape_name(name.lower()): value for name, value in attributes.metadata.items()}
-    if attributes.content_type == _DEFAULT_CONTENT_TYPE:
-        metadata[_EXPLICIT_DEFAULT] = "1"
-    layer = Attributes(
-        compression=attributes.compression, expiration=attributes.expiration, expires_at=attributes.expires_at
-    ).to_json()
-    for field, name in _LAYER_KEYS.items():
-        if field in layer:
-            metadata[name] = _layer_value(field, layer[field])
-    return dataclasses.replace(attributes, compression=None, expiration=None, expires_at=None, metadata=metadata)
-
-
-def _layer_value(field: str, value: object) -> str:
-    if field == "expiration" and isinstance(value, list):
-        kind, seconds = value
-        return f"{kind}:{seconds!r}"
-    return repr(value) if field == "expires_at" else str(value)
-
-
-def unescape_attributes(attributes: Attributes) -> Attributes:
-    """Reverse :func:`escape_attributes` on attributes read back from Azure."""
-    if not attributes.metadata and attributes.content_type != _DEFAULT_CONTENT_TYPE:
-        return attributes
-    metadata: dict[str, str] = {}
-    layer: dict[str, object] = {}
-    by_name = {name: field for field, name in _LAYER_KEYS.items()}
-    explicit = False
-    for name, value in attributes.metadata.items():
-        field = by_name.get(name.lower())
-        if name.lower() == _EXPLICIT_DEFAULT:
-            explicit = True
-        elif field is None:
-            metadata[unescape_name(name)] = value
-        elif field == "expiration":
-            kind, _, seconds = value.partition(":")
-            layer[field] = [kind, float(seconds)]
-        elif field == "expires_at":
-            layer[field] = float(value)
-        else:
-            layer[field] = value
-    restored = Attributes.from_json(layer)
-    content_type = attributes.content_type
-    if content_type == _DEFAULT_CONTENT_TYPE and not explicit:
-        content_type = None
-    return dataclasses.replace(
-        attributes,
-        content_type=content_type,
-        compression=restored.compression,
-        expiration=restored.expiration,
-        expires_at=restored.expires_at,
-        metadata=metadata,
-    )
 
 
 def _refuse_backslash(key: Key, operation: str) -> None:
