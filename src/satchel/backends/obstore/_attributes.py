@@ -90,8 +90,12 @@ def to_obstore(attributes: Attributes) -> ObAttributes:
     return out
 
 
-def from_obstore(raw: Mapping[str, str]) -> Attributes:
-    """Rebuild satchel attributes from the obstore attributes of a get or head."""
+def from_obstore(raw: Mapping[str, str], *, default_content_type: str | None = None) -> Attributes:
+    """Rebuild satchel attributes from the obstore attributes of a get or head.
+
+    A content type equal to ``default_content_type`` (what the service reports for objects stored without
+    one) reads back as None.
+    """
     fields: dict[str, str] = {}
     metadata: dict[str, str] = {}
     compression = expiration = expires_at = None
@@ -112,8 +116,9 @@ def from_obstore(raw: Mapping[str, str]) -> Attributes:
     if expiration is not None:
         kind, _, seconds = expiration.partition(":")
         policy = TTL(float(seconds)) if kind == "ttl" else TTI(float(seconds))
+    content_type = fields.get("content_type")
     return Attributes(
-        content_type=fields.get("content_type"),
+        content_type=None if content_type == default_content_type else content_type,
         content_encoding=fields.get("content_encoding"),
         content_disposition=fields.get("content_disposition"),
         content_language=fields.get("content_language"),

@@ -28,7 +28,6 @@ Copies with new attributes
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
@@ -222,17 +221,16 @@ class ObstoreBackend:
             request["if_modified_since"] = options.if_modified_since
         if options.if_unmodified_since is not None:
             request["if_unmodified_since"] = options.if_unmodified_since
-        with self._errors(key, "get"):
+        errors = self._errors(key, "get")
+        with errors:
             result = obstore.get(self.store, key, options=request)
-            meta = meta_from_obstore(result.meta)
-            attributes = from_obstore(result.attributes)
-        if attributes.content_type is not None and attributes.content_type == self.default_content_type:
-            attributes = dataclasses.replace(attributes, content_type=None)
-        meta = ObjectMeta(meta.key, meta.size, meta.etag, meta.last_modified, meta.version, attributes)
+            raw = result.meta
+            attributes = from_obstore(result.attributes, default_content_type=self.default_content_type)
+        meta = meta_from_obstore(raw, attributes)
         if options.head:
             return GetResult(meta, (0, meta.size), _EmptyBody())
         start, end = result.range
-        return GetResult(meta, (start, end), _ObstoreBody(result, end - start, self._errors(key, "get")))
+        return GetResult(meta, (start, end), _ObstoreBody(result, end - start, errors))
 
     def list(self, prefix: str, offset: str | None = None) -> Iterator[ObjectMeta]:
         """Yield every object whose key starts with ``prefix``, in key order, lazily page by page."""

@@ -14,15 +14,16 @@ from datetime import UTC
 
 import obstore
 
-from satchel.types import ObjectMeta
+from satchel.types import Attributes, ObjectMeta
 
 __all__ = ["meta_from_obstore", "scan"]
 
 PAGE_SIZE = 1000
+_NO_ATTRIBUTES = Attributes()
 
 
-def meta_from_obstore(raw: obstore.ObjectMeta) -> ObjectMeta:
-    """Return satchel's metadata of a listed or headed object (no attributes: listings carry none)."""
+def meta_from_obstore(raw: obstore.ObjectMeta, attributes: Attributes | None = None) -> ObjectMeta:
+    """Return satchel's metadata of a listed or headed object (listings carry no attributes)."""
     version = raw["version"]
     modified = raw["last_modified"]
     if modified.tzinfo is None:
@@ -33,6 +34,7 @@ def meta_from_obstore(raw: obstore.ObjectMeta) -> ObjectMeta:
         etag=raw["e_tag"],
         last_modified=modified,
         version=None if version in (None, "null") else version,
+        attributes=_NO_ATTRIBUTES if attributes is None else attributes,
     )
 
 
