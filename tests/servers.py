@@ -19,7 +19,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Server", "ServerFailed", "start_azurite", "start_gcs", "start_moto", "start_sshd", "stop"]
+__all__ = [
+    "Server",
+    "ServerFailed",
+    "start_azurite",
+    "start_gcs",
+    "start_moto",
+    "start_satchel",
+    "start_sshd",
+    "stop",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -190,6 +199,49 @@ def start_sshd() -> Server:
         "home": str(home),
     }
     return _launch("OpenSSH sshd (SFTP)", argv, port, workdir, extra)
+
+
+def start_satchel(
+    *args: str, store: str | None = None, env: dict[str, str] | None = None, workdir: Path | None = None
+) -> Server:
+    """Start ``satchel serve`` (this checkout's) on a free port; ready when ``/health`` answers 200.
+
+    ``store`` is the satchel URL it serves (default: a ``data`` folder in its work folder); ``args`` are more
+    command-line flags. ``extra["data"]`` names the data folder when there is one.
+    """
+    workdir = workdir or _workdir("serve")
+    port = free_port()
+    argv = [sys.executable, "-m", "satchel.cli", "serve", "--host", HOST, "--port", str(port)]
+    extra = {}
+    if store is None:
+        extra["data"] = str(workdir / "data")
+        argv += ["--data", extra["data"]]
+    else:
+        argv += ["--store", store]
+    argv += list(args)
+    log = (workdir / "server.log").open("wb")
+    environment = {**os.environ, **(env or {})}
+    try:
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True, env=environment
+        )
+    finally:
+        log.close()
+    server = Server("satchel serve", process, HOST, port, workdir, extra)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerFailed(f"satchel serve exited with {process.returncode} at start:\n{server.log_tail()}")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5) as connection:
+                connection.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+                if connection.recv(64).startswith(b"HTTP/1.1 200"):
+                    return server
+        except OSError:
+            pass
+        time.sleep(0.05)
+    stop(server)
+    raise ServerFailed(f"satchel serve did not answer /health within {START_TIMEOUT:.0f}s:\n{server.log_tail()}")
 
 
 def _current_user() -> str:

@@ -8,6 +8,7 @@ import os
 import click
 
 import satchel
+from satchel.cli.serve import serve
 
 
 @click.group()
@@ -55,3 +56,6 @@ def demo(url: str) -> None:
     click.echo(f"one level under demo/: {[o.key for o in level.objects]} + prefixes {level.common_prefixes}")
     if "://" not in url:
         click.echo(f"the objects are plain files under {os.path.abspath(url)}")
+
+
+main.add_command(serve)

@@ -1,0 +1,242 @@
+"""The Starlette app of ``satchel serve``: routes, the request dispatcher, overload control and the sweeper.
+
+Every object request arrives at ``/v1/...`` and is parsed once into an address (spec a.10 tells the three
+protocol generations apart); the resource and the method pick the handler. ``/health``, ``/ready`` and
+``/metrics`` are plain routes.
+
+Requests in flight are capped (``max_requests``); past the cap the server answers 503 with ``Retry-After``
+at once instead of queueing without bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import anyio
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+
+from satchel.errors import SatchelError
+from satchel.server.addressing import parse_path
+from satchel.server.auth import Authenticator, AuthKey, LinkSigner
+from satchel.server.bodies import ClientGone
+from satchel.server.config import ServerConfig
+from satchel.server.errors import ApiError
+from satchel.server.extensions import copy_route, list_route, sign_route
+from satchel.server.objects import delete_object, get_object, patch_object, put_object
+from satchel.server.observability import CONTENT_TYPE_LATEST, Observability
+from satchel.server.state import ServerState, error_response
+from satchel.server.uploads import Uploads, multipart_route, resumable_route
+from satchel.store import Store
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger("satchel.server")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    config: ServerConfig,
+    store: Store,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
+    """Build the ASGI app serving ``store`` with ``config``.
+
+    Raises:
+        ConfigError: an auth key or the signing key cannot be loaded.
+    """
+    signer = (
+        LinkSigner.from_pem_file("satchel-server", config.signing_key)
+        if config.signing_key
+        else LinkSigner.generate("satchel-server")
+    )
+    keys = [AuthKey.from_pem_files(k.kid, k.key_files, k.max_permissions) for k in config.keys]
+    observability = Observability(access_log=config.access_log)
+    spool_dir = tempfile.mkdtemp(prefix="satchel-serve-")
+    now = clock or _utcnow
+    authenticator = Authenticator(keys, enforce=config.enforce_auth, clock=now, signer=signer)
+    state = ServerState(store, config, authenticator, signer, observability, spool_dir, clock=now)
+    uploads = Uploads(spool_dir)
+
+    async def objects(request: Request) -> Response:
+        parsed = parse_path(request.path_params["path"], request.query_params)
+        resource, address, method = parsed.resource, parsed.address, request.method
+        if resource == "objects":
+            resumable = await resumable_route(state, uploads, request, address)
+            if resumable is not None:
+                return resumable
+            if method in ("PUT", "POST"):
+                return await put_object(state, request, address, created=201 if address.key is None else 200)
+            if address.key is None:
+                raise ApiError(400 if method != "GET" else 404, "this request needs an object key")
+            if method in ("GET", "HEAD"):
+                return await get_object(state, request, address)
+            if method == "DELETE":
+                return await delete_object(state, request, address)
+            if method == "PATCH":
+                return await patch_object(state, request, address)
+        elif resource.startswith("objects:multipart"):
+            return await multipart_route(state, uploads, request, resource, address)
+        elif resource == "objects:list" and method == "GET":
+            return await list_route(state, request, address)
+        elif resource == "objects:copy" and method == "POST":
+            return await copy_route(state, request, address)
+        elif resource == "objects:sign" and method == "POST":
+            return await sign_route(state, request, address)
+        raise ApiError(405 if resource.startswith("objects") else 404, f"{method} {resource} is not supported")
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("OK")
+
+    async def ready(request: Request) -> Response:
+        if state.draining:
+            return PlainTextResponse("Shutting down", 503)
+        return PlainTextResponse("OK")
+
+    async def metrics(request: Request) -> Response:
+        return Response(observability.exposition(), headers={"content-type": CONTENT_TYPE_LATEST})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as group:
+            if config.sweep_interval > 0:
+                group.start_soon(_sweep_forever, state, uploads, config.sweep_interval)
+            try:
+                yield
+            finally:
+                state.draining = True
+                group.cancel_scope.cancel()
+        await anyio.to_thread.run_sync(uploads.close)
+        shutil.rmtree(spool_dir, ignore_errors=True)
+
+    methods = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET", "HEAD"]),
+            Route("/ready", ready, methods=["GET", "HEAD"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/v1/{path:path}", objects, methods=methods),
+        ],
+        lifespan=lifespan,
+        exception_handlers={ApiError: _api_error, ClientGone: _client_gone, SatchelError: _storage_error},
+    )
+    app.state.satchel = state
+    return _Guard(app, state, observability, config.max_requests)  # type: ignore[return-value]
+
+
+async def _sweep_forever(state: ServerState, uploads: Uploads, interval: float) -> None:
+    while True:
+        await anyio.sleep(interval)
+        try:
+            deleted = await anyio.to_thread.run_sync(state.store.sweep)
+        except SatchelError as err:
+            _log.warning("expiry sweep failed: %s", err)
+        else:
+            if deleted:
+                state.observability.expired.inc(deleted)
+                _log.info("expiry sweep deleted %d objects", deleted)
+        await anyio.to_thread.run_sync(uploads.discard_idle)
+
+
+class _Guard:
+    """The outermost ASGI wrapper: the in-flight cap, error answers, metrics and access logs."""
+
+    def __init__(self, app: Starlette, state: ServerState, observability: Observability, limit: int) -> None:
+        self.app = app
+        self.state = state
+        self.observability = observability
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            self.observability.refused.inc()
+            await _answer(
+                scope, receive, send, ApiError(503, "too many requests in flight", headers={"retry-after": "1"})
+            )
+            return
+        self.in_flight += 1
+        self.observability.in_flight.inc()
+        started = time.perf_counter()
+        status = 500
+        sent = received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        finally:
+            self.in_flight -= 1
+            self.observability.in_flight.dec()
+            route = _route_template(scope)
+            self.observability.record(
+                route, scope["method"], scope["path"], status, received, sent, time.perf_counter() - started
+            )
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send, error: ApiError) -> None:
+    await error_response(error)(scope, receive, send)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    # The request body must be consumed (or the connection closed) before an early answer reaches the
+    # client cleanly (a.11); reading the rest costs less than a broken pipe on the client's side. A body
+    # refused for its size is not read further: the server closes that connection instead.
+    if exc.status != 413:
+        with contextlib.suppress(Exception):
+            async for _ in request.stream():
+                pass
+    response = error_response(exc)
+    if exc.status == 413:
+        response.headers["connection"] = "close"
+    return response
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    return Response(status_code=499)
+
+
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    _log.error("unhandled storage error: %s", exc)
+    return error_response(ApiError(500, "the storage failed"))
+
+
+def _route_template(scope: Scope) -> str:
+    path: str = scope.get("path", "")
+    if not path.startswith("/v1/"):
+        return path if path in ("/health", "/ready", "/metrics") else "other"
+    first = path[4:].partition("/")[0]
+    if first.startswith("objects"):
+        return f"/v1/{first}/{{usecase}}/{{scopes}}/{{key}}"
+    return "/v1/{legacy}"

@@ -1,0 +1,41 @@
+"""The server's error answer: an HTTP status with the protocol's JSON body ``{"detail": ..., "causes": [...]}``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["ApiError"]
+
+
+class ApiError(Exception):
+    """A request the server refuses, with the HTTP status and the message the client sees.
+
+    Args:
+        status: the HTTP status code (400, 401, 403, 404, 409, 413, 416, 422, 501, 503, ...).
+        detail: one readable sentence; never a token, signature or secret.
+        causes: further readable reasons, outermost first.
+        headers: extra response headers (``retry-after``, ``content-range``, ``upload-offset``, ...).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        causes: Sequence[str] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.causes = list(causes)
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, object]:
+        """Return the JSON body of the answer (``causes`` only when there are some)."""
+        out: dict[str, object] = {"detail": self.detail}
+        if self.causes:
+            out["causes"] = self.causes
+        return out
+
+    def __repr__(self) -> str:
+        return f"ApiError({self.status}, {self.detail!r})"

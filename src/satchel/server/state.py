@@ -1,0 +1,121 @@
+"""What every request handler shares: the Store, the configuration, the authenticator, the clock, the uploads
+in progress; and the translation of satchel's errors into HTTP answers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from satchel.errors import (
+    AlreadyExists,
+    ConfigError,
+    InvalidPath,
+    NotFound,
+    NotModified,
+    NotSupported,
+    PermissionDenied,
+    PreconditionFailed,
+    RangeNotSatisfiable,
+    SatchelError,
+    StorageFull,
+    TransientError,
+    Unauthenticated,
+)
+from satchel.server.addressing import ObjectAddress
+from satchel.server.auth import Authenticator, Grant, LinkSigner
+from satchel.server.config import ServerConfig
+from satchel.server.errors import ApiError
+from satchel.server.observability import Observability
+from satchel.store import Store
+
+__all__ = ["ServerState", "api_error", "error_response", "json_response"]
+
+_log = logging.getLogger("satchel.server")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ServerState:
+    """The server's shared state, built once by :func:`satchel.server.app.create_app`."""
+
+    store: Store
+    config: ServerConfig
+    auth: Authenticator
+    signer: LinkSigner
+    observability: Observability
+    spool_dir: str
+    clock: Callable[[], datetime] = _utcnow
+    draining: bool = False
+    uploads: dict[str, object] = field(default_factory=dict)
+
+    def authorize(self, request: Request, address: ObjectAddress, permission: str) -> Grant | None:
+        """Check that ``request`` may do ``permission`` on ``address``.
+
+        Raises:
+            ApiError: 400 (no token, no kid), 401 (bad or expired token or signature), 403 (not permitted).
+        """
+        scope = request.scope
+        return self.auth.authorize(
+            request.method,
+            scope.get("raw_path", b"").decode("latin-1") or scope["path"],
+            scope.get("query_string", b"").decode("latin-1"),
+            request.headers,
+            address.usecase,
+            address.scopes,
+            permission,
+        )
+
+
+def json_response(data: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Return a compact JSON response."""
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+def error_response(error: ApiError) -> Response:
+    """Return the protocol's JSON error answer for ``error`` (no body for 304 and HEAD-like statuses)."""
+    if error.status == 304:
+        return Response(status_code=304, headers=error.headers)
+    return json_response(error.body(), error.status, error.headers)
+
+
+_STATUS: Sequence[tuple[type[SatchelError], int]] = (
+    (NotFound, 404),
+    (AlreadyExists, 412),
+    (PreconditionFailed, 412),
+    (NotModified, 304),
+    (RangeNotSatisfiable, 416),
+    (InvalidPath, 400),
+    (ConfigError, 400),
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
+    (NotSupported, 501),
+    (StorageFull, 507),
+    (TransientError, 503),
+)
+
+
+def api_error(error: SatchelError) -> ApiError:
+    """Translate a satchel error into the HTTP answer the client sees.
+
+    The message keeps the error's own words but not its key: the client knows which key it asked for, and
+    the storage key (with its usecase and scope prefix) is the server's business.
+    """
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            headers = {"retry-after": "1"} if status == 503 else None
+            detail = error.args[0] if error.args else type(error).__name__
+            return ApiError(status, str(detail), headers=headers)
+    if error.retryable:
+        return ApiError(503, "the storage is temporarily unavailable", headers={"retry-after": "1"})
+    _log.error("storage error: %s", error)
+    return ApiError(500, "the storage failed")
