@@ -571,6 +571,7 @@ def test_response_headers() -> None:
             "content-disposition",
             "attachment; filename=\"r_port-_.pdf\"; filename*=UTF-8''r%C3%A9port-%F0%9F%93%84.pdf",
         ),
+        ("x-satchel-content-type", "text/plain"),
         ("last-modified", "Fri, 24 Jul 2026 09:00:00 GMT"),
         ("x-satchel-last-modified", "2026-07-24T09:00:00.000000Z"),
         ("accept-ranges", "bytes"),

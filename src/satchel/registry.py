@@ -36,6 +36,7 @@ class _Scheme:
     backend: str
     config: str
     to_config: Callable[[str, str], tuple[dict[str, Any], str]]
+    expiration_layer: bool = True  # False where the service enforces expiry itself (a satchel server)
 
 
 def _file_parts(netloc: str, path: str) -> tuple[dict[str, Any], str]:
@@ -82,6 +83,23 @@ def _sftp_parts(netloc: str, path: str) -> tuple[dict[str, Any], str]:
     return fields, ""
 
 
+def _satchel_parts(protocol: str) -> Callable[[str, str], tuple[dict[str, Any], str]]:
+    # satchel+http://host:port/usecase/scopes/optional/prefix: the usecase and scopes name a namespace of the
+    # server (objectstore protocol a.2); the rest of the path becomes a prefix layer, as a bucket URL's does.
+    def parts(netloc: str, path: str) -> tuple[dict[str, Any], str]:
+        segments = path.strip("/").split("/", 2)
+        if not netloc or len(segments) < 2 or not segments[0] or not segments[1]:
+            raise ConfigError(
+                f"the URL needs a host, a usecase and scopes: satchel+{protocol}://host:port/usecase/org=1;project=2 "
+                "('_' for no scopes)"
+            )
+        prefix = unquote(segments[2].strip("/")) if len(segments) == 3 else ""
+        fields = {"endpoint": f"{protocol}://{netloc}", "usecase": unquote(segments[0]), "scopes": unquote(segments[1])}
+        return fields, (prefix + "/" if prefix else "")
+
+    return parts
+
+
 _SCHEMES: dict[str, _Scheme] = {
     "file": _Scheme("satchel.backends.local", "LocalBackend", "LocalConfig", _file_parts),
     "memory": _Scheme("satchel.backends.memory", "MemoryBackend", "MemoryConfig", _memory_parts),
@@ -89,6 +107,8 @@ _SCHEMES: dict[str, _Scheme] = {
     "gs": _Scheme("satchel.backends.gcs", "GCSBackend", "GCSConfig", _bucket_parts("bucket")),
     "az": _Scheme("satchel.backends.obstore.azure", "AzureBackend", "AzureConfig", _bucket_parts("container")),
     "sftp": _Scheme("satchel.backends.sftp", "SFTPBackend", "SFTPConfig", _sftp_parts),
+    "satchel+http": _Scheme("satchel.backends.http", "HttpBackend", "HttpConfig", _satchel_parts("http"), False),
+    "satchel+https": _Scheme("satchel.backends.http", "HttpBackend", "HttpConfig", _satchel_parts("https"), False),
 }
 
 
@@ -98,13 +118,17 @@ def register(
     backend: str,
     config: str,
     to_config: Callable[[str, str], tuple[dict[str, Any], str]],
+    *,
+    expiration_layer: bool = True,
 ) -> None:
     """Make ``scheme://`` URLs open ``module.backend`` built from ``module.config``.
 
     ``to_config(netloc, path)`` returns the config fields the URL's location gives and a key prefix (``""``
     for none) that the store applies as its innermost layer; the query adds the rest of the config.
+    ``expiration_layer=False`` leaves the expiration layer out, for backends whose service enforces expiry
+    itself (their backend then accepts ``PutOptions.expiration``).
     """
-    _SCHEMES[scheme] = _Scheme(module, backend, config, to_config)
+    _SCHEMES[scheme] = _Scheme(module, backend, config, to_config, expiration_layer)
 
 
 def schemes() -> list[str]:
@@ -151,10 +175,12 @@ def open_store(url: str | os.PathLike[str], *, metrics: MetricsBackend | None = 
     backend_given = {k: v for k, v in given.items() if k not in store_fields}
     config = _build(config_class, {**location, **backend_given}, scheme)
     backend: Backend = getattr(module, entry.backend).from_config(config)
-    return Store(_stack(backend, store_options, metrics))
+    return Store(_stack(backend, store_options, metrics, expiration=entry.expiration_layer))
 
 
-def _stack(backend: Backend, options: StoreOptions, metrics: MetricsBackend | None) -> Backend:
+def _stack(
+    backend: Backend, options: StoreOptions, metrics: MetricsBackend | None, *, expiration: bool = True
+) -> Backend:
     # Outermost first, applied in reverse: metrics see every retry's total, retries replay the compressed
     # payload, and the prefix is innermost so every layer above it sees the caller's keys.
     layers: list[Callable[[Backend], Backend]] = []
@@ -165,7 +191,8 @@ def _stack(backend: Backend, options: StoreOptions, metrics: MetricsBackend | No
     if options.retries > 0:
         layers.append(lambda inner: RetryLayer(inner, attempts=options.retries + 1))
     layers.append(lambda inner: CompressionLayer(inner, level=options.compression_level))
-    layers.append(ExpirationLayer)
+    if expiration:
+        layers.append(ExpirationLayer)
     if options.prefix:
         layers.append(lambda inner: PrefixLayer(inner, options.prefix))
     for layer in reversed(layers):

@@ -124,6 +124,7 @@ def _run_uvicorn(config_path: str | None, overrides: dict[str, object]) -> None:
         log_level=config.log_level,
         access_log=False,
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=30,
         server_header=False,
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -26,6 +27,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from satchel.backend import innermost
+from satchel.backends.local import LocalBackend
+from satchel.backends.memory import MemoryBackend
 from satchel.errors import SatchelError
 from satchel.server.addressing import parse_path
 from satchel.server.auth import Authenticator, AuthKey, LinkSigner
@@ -66,10 +70,15 @@ def create_app(
     )
     keys = [AuthKey.from_pem_files(k.kid, k.key_files, k.max_permissions) for k in config.keys]
     observability = Observability(access_log=config.access_log)
-    spool_dir = tempfile.mkdtemp(prefix="satchel-serve-")
+    spool_dir = _spool_dir()
     now = clock or _utcnow
     authenticator = Authenticator(keys, enforce=config.enforce_auth, clock=now, signer=signer)
     state = ServerState(store, config, authenticator, signer, observability, spool_dir, clock=now)
+    bottom = innermost(store.backend)
+    state.inline_reads = isinstance(bottom, MemoryBackend | LocalBackend)
+    state.inline_writes = isinstance(bottom, MemoryBackend) or (
+        isinstance(bottom, LocalBackend) and not bottom.config.fsync
+    )
     uploads = Uploads(spool_dir)
 
     async def objects(request: Request) -> Response:
@@ -136,6 +145,34 @@ def create_app(
     )
     app.state.satchel = state
     return _Guard(app, state, observability, config.max_requests)  # type: ignore[return-value]
+
+
+_SPOOL_PREFIX = "satchel-serve-spool-"
+
+
+def _spool_dir() -> str:
+    """Make this process's folder for resumable-upload spool files, removing those of dead servers.
+
+    The folder is named after the PID, so a server killed before it could clean up leaves a folder the next
+    server recognises as orphaned (its PID is gone) and removes.
+    """
+    base = tempfile.gettempdir()
+    with contextlib.suppress(OSError), os.scandir(base) as entries:
+        for entry in entries:
+            pid_text = entry.name[len(_SPOOL_PREFIX) :].partition("-")[0]
+            if entry.name.startswith(_SPOOL_PREFIX) and pid_text.isdigit() and not _alive(int(pid_text)):
+                shutil.rmtree(entry.path, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{_SPOOL_PREFIX}{os.getpid()}-", dir=base)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 async def _sweep_forever(state: ServerState, uploads: Uploads, interval: float) -> None:

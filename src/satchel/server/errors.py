@@ -15,6 +15,8 @@ class ApiError(Exception):
         detail: one readable sentence; never a token, signature or secret.
         causes: further readable reasons, outermost first.
         headers: extra response headers (``retry-after``, ``content-range``, ``upload-offset``, ...).
+        code: the name of the satchel error class behind the answer (``"AlreadyExists"``, ``"InvalidPath"``),
+            for satchel's own clients; other clients read the status only.
     """
 
     def __init__(
@@ -23,18 +25,22 @@ class ApiError(Exception):
         detail: str,
         causes: Sequence[str] = (),
         headers: dict[str, str] | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.causes = list(causes)
         self.headers = dict(headers or {})
+        self.code = code
 
     def body(self) -> dict[str, object]:
-        """Return the JSON body of the answer (``causes`` only when there are some)."""
+        """Return the JSON body of the answer (``causes`` and ``code`` only when there are some)."""
         out: dict[str, object] = {"detail": self.detail}
         if self.causes:
             out["causes"] = self.causes
+        if self.code is not None:
+            out["code"] = self.code
         return out
 
     def __repr__(self) -> str:

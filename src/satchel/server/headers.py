@@ -60,6 +60,8 @@ _QUOTED = r'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
 # RFC 9110 media-type: type "/" subtype *( OWS ";" OWS [ parameter ] ).
 _MEDIA_TYPE = re.compile(rf"{_TCHARS}/{_TCHARS}(?:[ \t]*;[ \t]*(?:{_TCHARS}=(?:{_TCHARS}|{_QUOTED}))?)*")
 _HEADER_NAME = re.compile(_TCHARS)
+# What format_timestamp writes: such a stored creation time is sent as it is, without a parse and a format.
+_STORED_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
@@ -241,7 +243,10 @@ def response_headers(meta: ObjectMeta) -> list[tuple[str, str]]:
     policy = format_policy(attributes.expiration)
     if policy is not None:
         headers.append(("x-sn-expiration", policy))
-    headers.append(("x-sn-time-created", format_timestamp(created_of(attributes, meta.last_modified))))
+    stored_created = attributes.metadata.get(_CREATED)
+    if stored_created is None or not _STORED_TIMESTAMP.fullmatch(stored_created):
+        stored_created = format_timestamp(created_of(attributes, meta.last_modified))
+    headers.append(("x-sn-time-created", stored_created))
     if attributes.expires_at is not None:
         headers.append(("x-sn-time-expires", format_timestamp(attributes.expires_at)))
     origin = origin_of(attributes)
@@ -263,6 +268,14 @@ def response_headers(meta: ObjectMeta) -> list[tuple[str, str]]:
     for header, extra in extras:
         if extra is not None and _HEADER_VALUE.fullmatch(extra):
             headers.append((header, extra))
+    # satchel's extensions, echoed exactly as stored: the standard headers above cannot tell a stored
+    # "application/octet-stream" or "attachment" from the defaults, nor carry non-ASCII values.
+    if attributes.content_type is not None:
+        headers.append(("x-satchel-content-type", escape_value(attributes.content_type)))
+    for header, field_name in _EXTENSIONS:
+        stored = getattr(attributes, field_name)
+        if stored is not None:
+            headers.append((header, escape_value(stored)))
     headers.append(("last-modified", format_datetime(meta.last_modified.astimezone(UTC), usegmt=True)))
     headers.append(("x-satchel-last-modified", format_timestamp(meta.last_modified)))
     headers.append(("accept-ranges", "bytes"))

@@ -92,6 +92,9 @@ async def write_object(
             data,
             content_type=attributes.content_type,
             content_encoding=attributes.content_encoding,
+            content_disposition=attributes.content_disposition,
+            content_language=attributes.content_language,
+            cache_control=attributes.cache_control,
             metadata=attributes.metadata,
             expires=policy,
             compress=compress,
@@ -102,6 +105,8 @@ async def write_object(
     try:
         if length is not None and length <= SMALL_BODY:
             data = await read_small_body(request, limit)
+            if state.inline_writes:
+                return put(data)
             return await anyio.to_thread.run_sync(put, data)
         reader = RequestReader(request, limit, length)
         return await anyio.to_thread.run_sync(put, reader)
@@ -134,7 +139,10 @@ async def get_object(state: ServerState, request: Request, address: ObjectAddres
         return result, None
 
     try:
-        result, data = await anyio.to_thread.run_sync(open_object)
+        if state.inline_reads:
+            result, data = open_object()
+        else:
+            result, data = await anyio.to_thread.run_sync(open_object)
     except RangeNotSatisfiable as err:
         total = await _stored_size(state, key)
         raise ApiError(416, str(err.args[0]), headers={"content-range": f"bytes */{total}"}) from None
@@ -172,7 +180,10 @@ async def delete_object(state: ServerState, request: Request, address: ObjectAdd
     key = storage_key(address)
     if_match = request.headers.get("if-match")
     try:
-        await anyio.to_thread.run_sync(lambda: state.store.delete(key, if_match=if_match))
+        if state.inline_writes:
+            state.store.delete(key, if_match=if_match)
+        else:
+            await anyio.to_thread.run_sync(lambda: state.store.delete(key, if_match=if_match))
     except NotFound:
         pass
     except SatchelError as err:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -55,7 +55,11 @@ class ServerState:
     spool_dir: str
     clock: Callable[[], datetime] = _utcnow
     draining: bool = False
-    uploads: dict[str, object] = field(default_factory=dict)
+    inline_reads: bool = False
+    """Small reads run on the event loop: the Store is a local folder or memory, where a read of a small
+    object costs less than the hop to a worker thread (a thread hop is most of a small request's CPU)."""
+    inline_writes: bool = False
+    """Small writes and deletes run on the event loop too: memory, or a local folder without fsync."""
 
     def authorize(self, request: Request, address: ObjectAddress, permission: str) -> Grant | None:
         """Check that ``request`` may do ``permission`` on ``address``.
@@ -114,7 +118,7 @@ def api_error(error: SatchelError) -> ApiError:
         if isinstance(error, kind):
             headers = {"retry-after": "1"} if status == 503 else None
             detail = error.args[0] if error.args else type(error).__name__
-            return ApiError(status, str(detail), headers=headers)
+            return ApiError(status, str(detail), headers=headers, code=type(error).__name__)
     if error.retryable:
         return ApiError(503, "the storage is temporarily unavailable", headers={"retry-after": "1"})
     _log.error("storage error: %s", error)

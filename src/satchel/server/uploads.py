@@ -246,12 +246,15 @@ async def _complete(state: ServerState, uploads: Uploads, request: Request, addr
 
 def _finish(uploads: Uploads, upload_id: str, upload: _Multipart, parts: list[Part]) -> bytes:
     try:
-        upload.upload.complete(parts)
+        result = upload.upload.complete(parts)
     except SatchelError as err:
         message = str(err.args[0]) if err.args else type(err).__name__
         return json.dumps({"error": {"code": type(err).__name__, "message": message}}).encode()
     uploads.multipart.pop(upload_id, None)
-    return json.dumps({"key": upload.address.key}).encode()
+    answer = {"key": upload.address.key}
+    if result.etag is not None:
+        answer["etag"] = result.etag
+    return json.dumps(answer).encode()
 
 
 async def _keepalive(work: Callable[[], bytes]) -> AsyncIterator[bytes]:
