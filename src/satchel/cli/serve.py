@@ -125,6 +125,7 @@ def _run_uvicorn(config_path: str | None, overrides: dict[str, object]) -> None:
         access_log=False,
         timeout_graceful_shutdown=30,
         timeout_keep_alive=30,
+        proxy_headers=False,
         server_header=False,
     )
 

@@ -1,7 +1,7 @@
 """``satchel serve``: any Store shared over HTTP with Sentry's Objectstore protocol (see docs/server.md).
 
-    from satchel.server import create_app, load_config
-    app = create_app(load_config(), satchel.open("satchel-data"))   # an ASGI app for any ASGI server
+from satchel.server import create_app, load_config
+app = create_app(load_config(), satchel.open("satchel-data"))   # an ASGI app for any ASGI server
 """
 
 from __future__ import annotations

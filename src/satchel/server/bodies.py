@@ -115,15 +115,20 @@ async def read_small_body(request: Request, limit: int | None) -> bytes:
     return b"".join(parts)
 
 
-async def stream_body(body: Body, first: bytes = b"") -> AsyncIterator[bytes]:
-    """Yield ``first`` and then the rest of ``body`` in large chunks read in a worker thread; close it at the end."""
+async def stream_body(body: Body, *, inline: bool = False) -> AsyncIterator[bytes]:
+    """Yield ``body`` in large chunks and close it at the end, however the response ends.
+
+    Chunks are read in a worker thread, or on the event loop when ``inline`` (a local folder or memory, where
+    reading a chunk from the page cache costs less than the hop to a thread).
+    """
     try:
-        if first:
-            yield first
         while True:
-            chunk = await anyio.to_thread.run_sync(body.read, READ_SIZE)
+            chunk = body.read(READ_SIZE) if inline else await anyio.to_thread.run_sync(body.read, READ_SIZE)
             if not chunk:
                 return
             yield chunk
     finally:
-        await anyio.to_thread.run_sync(body.close)
+        if inline:
+            body.close()
+        else:
+            await anyio.to_thread.run_sync(body.close)

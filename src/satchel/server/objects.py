@@ -167,7 +167,8 @@ async def get_object(state: ServerState, request: Request, address: ObjectAddres
     if result.body.size is not None:
         headers["content-length"] = str(result.body.size)
     media_type = headers.pop("content-type")
-    return StreamingResponse(stream_body(result.body), status, headers=headers, media_type=media_type)
+    body = stream_body(result.body, inline=state.inline_reads)
+    return StreamingResponse(body, status, headers=headers, media_type=media_type)
 
 
 async def delete_object(state: ServerState, request: Request, address: ObjectAddress) -> Response:
