@@ -8,10 +8,11 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from satchel.backend import GetResult, MultipartUpload, Payload
+from satchel.backends._staged import StagedUpload
 from satchel.backends.http._auth import SignedTokens, StaticToken, TokenSource
 from satchel.backends.http._config import HttpConfig
 from satchel.backends.http._errors import ErrorContext
-from satchel.backends.http._multipart import NativeUpload, StagedUpload
+from satchel.backends.http._multipart import NativeUpload, check_part
 from satchel.backends.http._transport import EmptyBody, ResponseBody, Transport, stream_chunks
 from satchel.backends.http._wire import (
     http_date,
@@ -146,7 +147,12 @@ class HttpBackend:
         headers = self._write_headers(key, options, "put_multipart")
         if options.mode is not PutMode.OVERWRITE:
             mode, if_match = options.mode, options.if_match
-            return StagedUpload(key, self.name, lambda chunks: self._send(key, chunks, mode, if_match, headers))
+            return StagedUpload(
+                key,
+                self.name,
+                lambda chunks, size: self._send(key, chunks, mode, if_match, headers),
+                check_part=lambda number, size: check_part(number, size, key, self.name),
+            )
         answer = self._transport.json(
             "PUT", self._path("objects:multipart", key), self._errors(key, "put_multipart"), headers=headers
         )

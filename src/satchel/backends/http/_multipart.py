@@ -1,27 +1,22 @@
 """Multipart uploads: the server's own (``objects:multipart``, spec a.7), or staged here for conditional writes.
 
 The protocol's multipart upload takes no precondition, so an upload with ``mode=CREATE`` or ``UPDATE`` is staged
-instead: its parts go to one local temporary file (an unnamed file, gone when closed, even after a crash), and
-:meth:`StagedUpload.complete` streams them, in order, as one conditional PUT, which the server applies
-atomically. Memory holds one part at a time either way.
+instead (``satchel.backends._staged``): its parts go to one local temporary file and ``complete`` streams them,
+in order, as one conditional PUT, which the server applies atomically. Memory holds one part at a time either
+way.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import tempfile
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
 from satchel.backends.http._errors import ErrorContext, scrub
 from satchel.backends.http._transport import Transport
-from satchel.errors import ConfigError, NotFound, PreconditionFailed, SatchelError
+from satchel.errors import ConfigError, PreconditionFailed, SatchelError
 from satchel.types import Part, PutResult
 
-__all__ = ["MAX_PART_SIZE", "NativeUpload", "StagedUpload"]
+__all__ = ["MAX_PART_SIZE", "NativeUpload", "check_part"]
 
 MAX_PART_SIZE = 64 << 20
 """The largest part the satchel server accepts (it reads a part whole before storing it)."""
@@ -31,7 +26,12 @@ _READ_SIZE = 1 << 20
 Errors = Callable[[str], ErrorContext]
 
 
-def _check_part(number: int, size: int, key: str, backend: str) -> None:
+def check_part(number: int, size: int, key: str, backend: str) -> None:
+    """Refuse a part the server would refuse, before any I/O.
+
+    Raises:
+        ConfigError: the number is out of range or the part is larger than 64 MiB.
+    """
     if not 1 <= number <= MAX_PARTS:
         raise ConfigError(f"part numbers go from 1 to {MAX_PARTS}", key=key, operation="put_part", backend=backend)
     if size > MAX_PART_SIZE:
@@ -69,7 +69,7 @@ class NativeUpload:
             NotFound: the upload was completed or aborted.
         """
         errors = self._errors("put_part")
-        _check_part(number, len(data), self._key, errors.backend)
+        check_part(number, len(data), self._key, errors.backend)
         query = urlencode({"upload_id": self._upload_id, "part_number": number})
         answer = self._transport.json(
             "PUT", f"/v1/objects:multipart:parts/{self._path}?{query}", errors, body=memoryview(data).cast("B")
@@ -116,101 +116,3 @@ def _completion_error(failure: dict[str, object], errors: ErrorContext) -> Satch
     message = f"the upload could not be completed: {code}: {scrub(str(failure.get('message', '')))}"
     cls = _PART_ERRORS.get(code)
     return errors.error(cls, message) if cls is not None else errors.from_code(code, message)
-
-
-@dataclass(frozen=True)
-class _Staged:
-    offset: int
-    size: int
-    etag: str
-
-
-class StagedUpload:
-    """An upload staging its parts in a temporary file until :meth:`complete` sends them as one conditional PUT.
-
-    ``commit(chunks)`` is the backend's streaming conditional put of the assembled object.
-    """
-
-    def __init__(self, key: str, backend: str, commit: Callable[[Iterator[bytes]], PutResult]) -> None:
-        self._key = key
-        self._backend = backend
-        self._commit = commit
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives until complete or abort
-        self._end = 0
-        self._parts: dict[int, _Staged] = {}
-        self._lock = threading.Lock()
-        self._done = False
-
-    def put_part(self, number: int, data: bytes | memoryview) -> Part:
-        """Stage part ``number`` (1-based); staging a number again replaces that part.
-
-        Raises:
-            ConfigError: the number is out of range or the part is larger than 64 MiB.
-            NotFound: the upload was completed or aborted.
-        """
-        size = len(data)
-        _check_part(number, size, self._key, self._backend)
-        with self._lock:
-            self._check_open()
-            offset = self._end
-            self._end += size
-        # Each part owns its region of the file, so several threads may stage parts at once.
-        view = memoryview(data).cast("B")
-        written = 0
-        while written < size:
-            written += os.pwrite(self._file.fileno(), view[written:], offset + written)
-        etag = secrets.token_hex(8)
-        with self._lock:
-            self._check_open()
-            self._parts[number] = _Staged(offset, size, etag)
-        return Part(number, etag, size)
-
-    def complete(self, parts: Sequence[Part]) -> PutResult:
-        """Send ``parts`` in order of their numbers as one conditional PUT; the object appears at once.
-
-        Raises:
-            PreconditionFailed: a part was not staged, or not with that etag; or the write's condition failed.
-            AlreadyExists: a create-only upload found the key present.
-        """
-        with self._lock:
-            self._check_open()
-            chosen: list[_Staged] = []
-            for part in sorted(parts, key=lambda p: p.number):
-                staged = self._parts.get(part.number)
-                if staged is None or staged.etag != part.etag:
-                    raise PreconditionFailed(
-                        f"part {part.number} was not uploaded with that etag",
-                        key=self._key,
-                        operation="complete",
-                        backend=self._backend,
-                    )
-                chosen.append(staged)
-        try:
-            return self._commit(self._read(chosen))
-        finally:
-            self.abort()
-
-    def abort(self) -> None:
-        """Drop every staged part; nothing was sent to the server, so nothing remains."""
-        with self._lock:
-            self._done = True
-            self._parts.clear()
-        self._file.close()
-
-    def _read(self, chosen: list[_Staged]) -> Iterator[bytes]:
-        fd = self._file.fileno()
-        for staged in chosen:
-            position, left = staged.offset, staged.size
-            while left > 0:
-                chunk = os.pread(fd, min(_READ_SIZE, left), position)
-                if not chunk:
-                    return
-                position += len(chunk)
-                left -= len(chunk)
-                yield chunk
-
-    def _check_open(self) -> None:
-        if self._done:
-            raise NotFound(
-                "the upload was completed or aborted", key=self._key, operation="multipart", backend=self._backend
-            )

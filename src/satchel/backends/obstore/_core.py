@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Literal
 import obstore
 
 from satchel.backend import GetResult, MultipartUpload, Payload, one_level, refuse_layer_options
+from satchel.backends._staged import StagedUpload
 from satchel.backends.obstore._attributes import from_obstore, to_obstore
 from satchel.backends.obstore._errors import ErrorContext
 from satchel.backends.obstore._lister import meta_from_obstore, scan
-from satchel.backends.obstore._multipart import StagedUpload
 from satchel.body import CHUNK_SIZE, Body, ReadableStream
 from satchel.errors import ConfigError, NotModified, NotSupported
 from satchel.path import Key

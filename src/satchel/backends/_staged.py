@@ -1,11 +1,14 @@
-"""Multipart uploads whose parts arrive in any order, over obstore's in-order streaming uploads.
+"""Multipart uploads whose parts arrive in any order, staged locally and committed as one streaming write.
 
-obstore exposes multipart uploads as a stream written front to back (``put`` of an iterator, which runs the
-service's native multipart protocol with several parts in flight), not the raw "upload part N" calls. Satchel's
-contract lets parts arrive in any order and be replaced. So each part is staged in one local temporary file
-(an unnamed file, gone when closed, even after a crash) and on :meth:`complete` the parts are streamed from it,
-in order, into a single native upload. Memory stays at one part; disk holds the parts until then. Nothing
-reaches the service before ``complete``, so :meth:`abort` leaves nothing billable behind.
+Several engines cannot take satchel's multipart contract as it is: obstore exposes multipart uploads as a
+stream written front to back (it runs the service's native multipart protocol, several parts in flight), and
+the Objectstore protocol's multipart upload takes no precondition. Satchel's contract lets parts arrive in any
+order and be replaced. So each part is staged in one local temporary file (an unnamed file, gone when closed,
+even after a crash) and on :meth:`StagedUpload.complete` the parts are streamed from it, in order, into the
+backend's own streaming write. Memory stays at one part; disk holds the parts until then. Nothing reaches the
+service before ``complete``, so :meth:`StagedUpload.abort` leaves nothing billable behind.
+
+A shared helper of the backends that need it, not a backend itself.
 """
 
 from __future__ import annotations
@@ -35,13 +38,20 @@ class _Staged:
 class StagedUpload:
     """A multipart upload staging its parts in a temporary file until :meth:`complete` streams them in order.
 
-    ``commit(chunks, size)`` writes the assembled object; it is the backend's streaming put.
+    ``commit(chunks, size)`` writes the assembled object; it is the backend's streaming put. ``check_part(number,
+    size)``, when given, refuses a part the backend could not commit (raising before anything is staged).
     """
 
     def __init__(
-        self, key: str, backend: str, commit: Callable[[Iterator[bytes], int], PutResult], spool_dir: str | None
+        self,
+        key: str,
+        backend: str,
+        commit: Callable[[Iterator[bytes], int], PutResult],
+        spool_dir: str | None = None,
+        check_part: Callable[[int, int], None] | None = None,
     ) -> None:
         self._key = key
+        self._check_part = check_part
         self._backend = backend
         self._commit = commit
         self._file = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 - lives until complete or abort
@@ -54,12 +64,14 @@ class StagedUpload:
         """Stage part ``number`` (1-based); staging a number again replaces that part.
 
         Raises:
-            ConfigError: ``number`` is below 1.
+            ConfigError: ``number`` is below 1, or ``check_part`` refuses the part.
             NotFound: the upload was completed or aborted.
         """
         if number < 1:
             raise ConfigError("part numbers start at 1")
         size = len(data)
+        if self._check_part is not None:
+            self._check_part(number, size)
         with self._lock:
             self._check_open()
             offset = self._end
@@ -76,10 +88,13 @@ class StagedUpload:
         return Part(number, etag, size)
 
     def complete(self, parts: Sequence[Part]) -> PutResult:
-        """Stream ``parts`` in order of their numbers into one native upload; the object appears at once.
+        """Stream ``parts`` in order of their numbers into the backend's write; the object appears at once.
+
+        A failed commit keeps the staged parts, so ``complete`` may be tried again (or the upload aborted).
 
         Raises:
             PreconditionFailed: a part was not staged, or not with that etag.
+            SatchelError: what the backend's write raises (``AlreadyExists`` for a create-only upload, ...).
         """
         with self._lock:
             self._check_open()
