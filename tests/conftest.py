@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import urllib3
 
 import satchel
 import servers
@@ -169,3 +172,30 @@ def gcs_server() -> Iterator[servers.Server]:
 def sshd_server() -> Iterator[servers.Server]:
     """OpenSSH's sshd with SFTP on a free 127.0.0.1 port (extra: user, client_key, known_hosts, home)."""
     yield from _serve(servers.start_sshd)
+
+
+@pytest.fixture(params=["memory", "local", "s3"])
+def door_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store as a satchel URL, for the front doors' tests: memory, a local folder, or an S3 bucket on moto.
+
+    Every option is in the URL (credentials of moto included), so a front door built from the URL alone reaches
+    the store.
+    """
+    if request.param == "memory":
+        return f"memory://door-{secrets.token_hex(6)}"
+    if request.param == "local":
+        return str(tmp_path / "store")
+    server: servers.Server = request.getfixturevalue("moto_server")
+    bucket = f"door-{secrets.token_hex(6)}"
+    http = urllib3.PoolManager(retries=False)
+    made = http.request("PUT", f"{server.endpoint}/{bucket}")
+    assert made.status == 200, made.data
+    query = urllib.parse.urlencode(
+        {
+            "endpoint_url": server.endpoint,
+            "region": "us-east-1",
+            "access_key_id": "testing",
+            "secret_access_key": "testing",
+        }
+    )
+    return f"s3://{bucket}?{query}"
