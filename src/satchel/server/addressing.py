@@ -8,6 +8,7 @@ non-empty string, ``/``, ``%``, ``.`` and empty segments included; :func:`storag
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -118,9 +119,14 @@ def storage_key(address: ObjectAddress) -> Key:
     """
     if address.key is None:
         raise ValueError("a key-less address has no storage key")
+    prefix = storage_prefix(address.usecase, address.scopes)
+    if "%" not in address.key:
+        # Most keys are already valid satchel keys, which the encoding leaves as they are: one parse suffices.
+        with contextlib.suppress(InvalidPath):
+            return Key.parse(prefix + address.key)
     try:
         segments = [Key.from_parts(segment) if segment else _EMPTY_SEGMENT for segment in address.key.split("/")]
-        return Key.parse(storage_prefix(address.usecase, address.scopes) + "/".join(segments))
+        return Key.parse(prefix + "/".join(segments))
     except InvalidPath as exc:
         raise ApiError(400, f"invalid key: {exc}") from None
 

@@ -31,16 +31,14 @@ from satchel.backend import innermost
 from satchel.backends.local import LocalBackend
 from satchel.backends.memory import MemoryBackend
 from satchel.errors import SatchelError
-from satchel.server.addressing import parse_path
 from satchel.server.auth import Authenticator, AuthKey, LinkSigner
 from satchel.server.bodies import ClientGone
 from satchel.server.config import ServerConfig
+from satchel.server.dispatch import ObjectRoutes, api_error_answer, client_gone_answer, storage_error_answer
 from satchel.server.errors import ApiError
-from satchel.server.extensions import copy_route, list_route, sign_route
-from satchel.server.objects import delete_object, get_object, patch_object, put_object
 from satchel.server.observability import CONTENT_TYPE_LATEST, Observability
 from satchel.server.state import ServerState, error_response
-from satchel.server.uploads import Uploads, multipart_route, resumable_route
+from satchel.server.uploads import Uploads
 from satchel.store import Store
 
 __all__ = ["create_app"]
@@ -81,33 +79,6 @@ def create_app(
     )
     uploads = Uploads(spool_dir)
 
-    async def objects(request: Request) -> Response:
-        parsed = parse_path(request.path_params["path"], request.query_params)
-        resource, address, method = parsed.resource, parsed.address, request.method
-        if resource == "objects":
-            resumable = await resumable_route(state, uploads, request, address)
-            if resumable is not None:
-                return resumable
-            if method in ("PUT", "POST"):
-                return await put_object(state, request, address, created=201 if address.key is None else 200)
-            if address.key is None:
-                raise ApiError(400 if method != "GET" else 404, "this request needs an object key")
-            if method in ("GET", "HEAD"):
-                return await get_object(state, request, address)
-            if method == "DELETE":
-                return await delete_object(state, request, address)
-            if method == "PATCH":
-                return await patch_object(state, request, address)
-        elif resource.startswith("objects:multipart"):
-            return await multipart_route(state, uploads, request, resource, address)
-        elif resource == "objects:list" and method == "GET":
-            return await list_route(state, request, address)
-        elif resource == "objects:copy" and method == "POST":
-            return await copy_route(state, request, address)
-        elif resource == "objects:sign" and method == "POST":
-            return await sign_route(state, request, address)
-        raise ApiError(405 if resource.startswith("objects") else 404, f"{method} {resource} is not supported")
-
     async def health(request: Request) -> Response:
         return PlainTextResponse("OK")
 
@@ -132,21 +103,25 @@ def create_app(
         await anyio.to_thread.run_sync(uploads.close)
         shutil.rmtree(spool_dir, ignore_errors=True)
 
-    methods = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET", "HEAD"]),
             Route("/ready", ready, methods=["GET", "HEAD"]),
             Route("/metrics", metrics, methods=["GET"]),
-            Route("/v1/{path:path}", objects, methods=methods),
         ],
         lifespan=lifespan,
-        exception_handlers={ApiError: _api_error, ClientGone: _client_gone, SatchelError: _storage_error},
+        exception_handlers={
+            ApiError: api_error_answer,
+            ClientGone: client_gone_answer,
+            SatchelError: storage_error_answer,
+        },
     )
     app.state.satchel = state
-    return _Guard(app, state, observability, config.max_requests)  # type: ignore[return-value]
+
+    return _Guard(app, ObjectRoutes(state, uploads), observability, config.max_requests)  # type: ignore[return-value]
 
 
+_METHODS = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"})
 _SPOOL_PREFIX = "satchel-serve-spool-"
 
 
@@ -192,9 +167,9 @@ async def _sweep_forever(state: ServerState, uploads: Uploads, interval: float) 
 class _Guard:
     """The outermost ASGI wrapper: the in-flight cap, error answers, metrics and access logs."""
 
-    def __init__(self, app: Starlette, state: ServerState, observability: Observability, limit: int) -> None:
+    def __init__(self, app: Starlette, objects: ObjectRoutes, observability: Observability, limit: int) -> None:
         self.app = app
-        self.state = state
+        self.objects = objects
         self.observability = observability
         self.limit = limit
         self.in_flight = 0
@@ -230,8 +205,9 @@ class _Guard:
                 sent += len(message.get("body", b""))
             await send(message)
 
+        target = self.objects if scope["path"].startswith("/v1/") and scope["method"] in _METHODS else self.app
         try:
-            await self.app(scope, counting_receive, counting_send)
+            await target(scope, counting_receive, counting_send)
         finally:
             self.in_flight -= 1
             self.observability.in_flight.dec()
@@ -243,30 +219,6 @@ class _Guard:
 
 async def _answer(scope: Scope, receive: Receive, send: Send, error: ApiError) -> None:
     await error_response(error)(scope, receive, send)
-
-
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    # The request body must be consumed (or the connection closed) before an early answer reaches the
-    # client cleanly (a.11); reading the rest costs less than a broken pipe on the client's side. A body
-    # refused for its size is not read further: the server closes that connection instead.
-    if exc.status != 413:
-        with contextlib.suppress(Exception):
-            async for _ in request.stream():
-                pass
-    response = error_response(exc)
-    if exc.status == 413:
-        response.headers["connection"] = "close"
-    return response
-
-
-async def _client_gone(request: Request, exc: Exception) -> Response:
-    return Response(status_code=499)
-
-
-async def _storage_error(request: Request, exc: Exception) -> Response:
-    _log.error("unhandled storage error: %s", exc)
-    return error_response(ApiError(500, "the storage failed"))
 
 
 def _route_template(scope: Scope) -> str:
