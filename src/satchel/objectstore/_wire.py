@@ -6,10 +6,10 @@ import the server (it needs Starlette).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import timedelta
 from urllib.parse import quote, unquote
+
+from satchel.durations import format_duration, parse_duration
 
 __all__ = [
     "SCOPE_ALLOWED_CHARS",
@@ -32,28 +32,6 @@ _NO_SCOPES = "_"
 _PATH_SAFE = "/:@!$&'()*+,;="
 # Every visible ASCII character but "%" stays as it is in a header value (spec a.5).
 _HEADER_SAFE = "".join(chr(code) for code in range(0x20, 0x7F) if code != 0x25)
-
-_NANOS_PER_SECOND = 1_000_000_000
-# The units of the humantime grammar the servers parse (spec a.6), so a value written by any server or client
-# generation reads back; only d/h/m/s are ever written.
-_UNIT_NANOS = {
-    name: nanos
-    for names, nanos in (
-        (("nsec", "ns"), 1),
-        (("usec", "us"), 1_000),
-        (("msec", "ms"), 1_000_000),
-        (("seconds", "second", "sec", "s"), _NANOS_PER_SECOND),
-        (("minutes", "minute", "min", "m"), 60 * _NANOS_PER_SECOND),
-        (("hours", "hour", "hr", "h"), 3_600 * _NANOS_PER_SECOND),
-        (("days", "day", "d"), 86_400 * _NANOS_PER_SECOND),
-        (("weeks", "week", "w"), 604_800 * _NANOS_PER_SECOND),
-        (("months", "month", "M"), 2_630_016 * _NANOS_PER_SECOND),
-        (("years", "year", "y"), 31_557_600 * _NANOS_PER_SECOND),
-    )
-    for name in names
-}
-_COMPONENT = re.compile(r"\s*([0-9]+)\s*([A-Za-z]+)")
-_TRAILING_SPACE = re.compile(r"\s*")
 
 
 def scope_text(scopes: Mapping[str, str | int | bool]) -> str:
@@ -100,45 +78,3 @@ def decode_header_value(value: str) -> str:
         UnicodeDecodeError: the escapes do not spell valid UTF-8.
     """
     return unquote(value, errors="strict")
-
-
-def format_duration(delta: timedelta) -> str:
-    """Write a duration as ``d``/``h``/``m``/``s`` components, largest first: ``30d 1h``, ``400d``, ``0s``.
-
-    Zero components are left out and sub-second parts truncated (spec a.6).
-
-    Raises:
-        ValueError: the duration is negative.
-    """
-    if delta < timedelta(0):
-        raise ValueError(f"cannot format a negative duration: {delta}")
-    seconds = delta.days * 86_400 + delta.seconds
-    parts = (
-        (seconds // 86_400, "d"),
-        (seconds % 86_400 // 3_600, "h"),
-        (seconds % 3_600 // 60, "m"),
-        (seconds % 60, "s"),
-    )
-    return " ".join(f"{value}{unit}" for value, unit in parts if value) or "0s"
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse a duration: ``<int>`` optional whitespace ``<unit>``, repeated (``30d 1h``, ``30 days 3600 seconds``).
-
-    Units are case-sensitive (``M`` is months, ``m`` minutes); fractions below a microsecond are dropped.
-
-    Raises:
-        ValueError: the text is empty, has an unknown unit or anything outside the grammar.
-    """
-    total = 0
-    position = 0
-    while (match := _COMPONENT.match(text, position)) is not None:
-        number, unit = match.groups()
-        nanos = _UNIT_NANOS.get(unit)
-        if nanos is None:
-            raise ValueError(f"unknown time unit {unit!r} in duration {text!r}")
-        total += int(number) * nanos
-        position = match.end()
-    if position == 0 or _TRAILING_SPACE.fullmatch(text, position) is None:
-        raise ValueError(f"invalid duration {text!r}: expected components such as '30d 1h'")
-    return timedelta(microseconds=total // 1_000)
