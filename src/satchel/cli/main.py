@@ -1,20 +1,64 @@
-"""The ``satchel`` command group and its ``demo`` command."""
+"""The ``satchel`` command group: file commands (ls, stat, cat, cp, mv, rm, sync, sign, du), ``serve`` and ``demo``."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
+from typing import Any
 
 import click
 
 import satchel
+from satchel.cli.browse import cat, du, ls, stat
+from satchel.cli.copy import cp, mv, sync
+from satchel.cli.errors import EXIT_CODES_HELP, INTERRUPTED, OK, exit_code, path_of, report
+from satchel.cli.options import output_options, settings
+from satchel.cli.remove import rm
 from satchel.cli.serve import serve
+from satchel.cli.sign import sign
+
+__all__ = ["main"]
+
+_HELP = f"""satchel: one storage API for a local folder, memory, S3, Azure, GCS, SFTP and a satchel server.
+
+\b
+Paths are local paths, - (stdin/stdout), satchel URLs (s3://bucket/key, az://, gs://,
+sftp://, satchel+http://host:port/usecase/scopes/key, file:///root//key) or NAME:key for a
+remote in ~/.config/satchel/config.toml (or $SATCHEL_CONFIG). See docs/cli.md.
+
+{EXIT_CODES_HELP}
+"""
 
 
-@click.group()
+class SatchelGroup(click.Group):
+    """The command group: turns every error into one line on stderr and its documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command, mapping errors to exit codes (KeyboardInterrupt to 130)."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("satchel: interrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
+        except BrokenPipeError:
+            # The reader went away (`satchel cat ... | head`): stop quietly, and keep Python from complaining
+            # again when it flushes stdout at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise click.exceptions.Exit(OK) from None
+        except Exception as error:  # noqa: BLE001 - the one place every error becomes a line and an exit code
+            report(path_of(error), error, settings(ctx))
+            raise click.exceptions.Exit(exit_code(error)) from None
+
+
+@click.group(cls=SatchelGroup, help=_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(satchel.__version__, prog_name="satchel")
+@output_options
 def main() -> None:
-    """satchel: one storage API for a local folder, memory, S3, Azure, GCS, SFTP and a satchel server."""
+    """The satchel command."""
 
 
 @main.command()
@@ -58,4 +102,8 @@ def demo(url: str) -> None:
         click.echo(f"the objects are plain files under {os.path.abspath(url)}")
 
 
+for _command in (ls, stat, cat, cp, mv, rm, sync, du):
+    main.add_command(_command)
+main.add_command(sign, "sign")
+main.add_command(sign, "presign")
 main.add_command(serve)

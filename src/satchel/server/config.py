@@ -252,6 +252,8 @@ def _file_settings(path: str) -> dict[str, Any]:
             settings["usecases"] = usecases
         elif name in _PLAIN:
             settings[name] = read_scalar(name, value, source)
+        elif name == "remotes":
+            continue  # the command line's named remotes (satchel.cli.config) share the file
         else:
             raise source.unknown(name, "; it is 'enforce_auth'" if name == "enforce" else "")
     return settings
@@ -298,6 +300,8 @@ def _override_settings(overrides: Mapping[str, object]) -> dict[str, Any]:
             settings[name] = value
         elif name in _PLAIN:
             settings[name] = read_scalar(name, value, source)
+        elif name == "remotes":
+            continue  # the command line's named remotes (satchel.cli.config) share the file
         else:
             raise ConfigError(f"unknown setting {name!r}")
     return settings
