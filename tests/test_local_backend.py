@@ -452,7 +452,8 @@ def _snapshot(directory: Path) -> dict[str, bytes]:
 
 @pytest.fixture(params=["openat2", "directory-walk"])
 def read_path(request: pytest.FixtureRequest, backend: LocalBackend) -> str:
-    """Reads go through openat2 where the kernel has it, and walk directory descriptors elsewhere: test both."""
+    """Reads, and writes into an existing directory, go through openat2 where the kernel has it, and walk
+    directory descriptors elsewhere: test both."""
     if request.param == "directory-walk":
         backend._opener.available = False
     else:
@@ -475,6 +476,28 @@ def test_reads_on_either_path(root: Path, backend: LocalBackend) -> None:
         backend.get(Key("a/fifo"), GET)
 
 
+@pytest.mark.usefixtures("read_path")
+def test_writes_on_either_path(root: Path, backend: LocalBackend) -> None:
+    put(backend, "a/b/c", b"first")
+    put(backend, "a/b/c", b"second")  # the parent exists: one openat2 on the fast path
+    put(backend, "a/b/d", b"sibling")
+    put(backend, "new/dir/k", b"made")  # missing parents: created by the walk
+    assert read(backend, "a/b/c") == b"second"
+    assert read(backend, "new/dir/k") == b"made"
+    with pytest.raises(InvalidPath, match="cannot also be a prefix"):
+        backend.put(Key("a/b/c/below"), b"v", PLAIN)
+    with pytest.raises(AlreadyExists):
+        backend.put(Key("a/b/d"), b"v", PutOptions(mode=PutMode.CREATE))
+    with pytest.raises(PreconditionFailed):
+        backend.put(Key("a/b/d"), b"v", PutOptions(mode=PutMode.UPDATE, if_match="nope"))
+    assert read(backend, "a/b/d") == b"sibling"
+    (root / "a" / "b" / "moved").mkdir()
+    (root / "a" / "b" / "moved").rmdir()  # a parent removed under a writer's feet is made again
+    put(backend, "a/b/moved/k", b"v")
+    assert keys(backend, "a/") == ["a/b/c", "a/b/d", "a/b/moved/k"]
+    assert internal_names(root) == []
+
+
 @pytest.mark.usefixtures("outside", "read_path")
 @pytest.mark.parametrize("key", ["linkdir/secret", "linkfile", "nested/deeper/secret"])
 def test_symlinks_are_not_followed_for_reads(backend: LocalBackend, key: str) -> None:
@@ -488,7 +511,7 @@ def test_symlinks_are_not_followed_for_reads(backend: LocalBackend, key: str) ->
         backend.rename(Key(key), Key("moved"), COPY)
 
 
-@pytest.mark.usefixtures("outside")
+@pytest.mark.usefixtures("outside", "read_path")
 @pytest.mark.parametrize("key", ["linkdir/secret", "linkdir/new", "linkfile", "nested/deeper/new"])
 def test_symlinks_are_not_followed_for_writes(root: Path, backend: LocalBackend, key: str) -> None:
     put(backend, "inside", b"inside")

@@ -3,6 +3,7 @@ examples, the captured wire traffic and the real client's own encoders and decod
 
 from __future__ import annotations
 
+import email.utils
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import unquote
 
@@ -28,6 +29,7 @@ from satchel.server.durations import (
     format_duration,
     format_policy,
     format_timestamp,
+    http_date,
     parse_duration,
     parse_policy,
     parse_timestamp,
@@ -277,6 +279,20 @@ def test_parse_timestamp_rejects_with_422(text: str) -> None:
     with pytest.raises(ApiError) as excinfo:
         parse_timestamp(text)
     api_error(excinfo, 422)
+
+
+@given(
+    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_http_date_is_the_imf_fixdate_of_the_same_instant(naive: datetime, offset_minutes: int) -> None:
+    moment = naive.replace(tzinfo=UTC)
+    expected = email.utils.format_datetime(moment, usegmt=True)
+    assert http_date(moment) == expected
+    assert http_date(naive) == expected  # naive is taken as UTC
+    local = moment.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    assert http_date(local) == expected
+    assert format_timestamp(local) == format_timestamp(moment) == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)))

@@ -9,6 +9,7 @@ non-empty string, ``/``, ``%``, ``.`` and empty segments included; :func:`storag
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -102,7 +103,8 @@ def scope_text(scopes: Sequence[tuple[str, str]]) -> str:
     return ";".join(f"{name}={value}" for name, value in scopes) or _NO_SCOPES
 
 
-def storage_prefix(usecase: str, scopes: Sequence[tuple[str, str]]) -> str:
+@functools.lru_cache(maxsize=1024)
+def storage_prefix(usecase: str, scopes: Scopes) -> str:
     """Return the storage prefix of a usecase and scopes: ``{usecase}/{k1}.{v1}/.../objects/``."""
     return "".join([usecase, "/", *(f"{name}.{value}/" for name, value in scopes), _RESOURCE, "/"])
 

@@ -27,6 +27,7 @@ __all__ = ["ObjectRoutes", "api_error_answer", "client_gone_answer", "storage_er
 
 _log = logging.getLogger("satchel.server")
 _PREFIX = len("/v1/")
+_NO_QUERY: dict[str, str] = {}
 
 
 class ObjectRoutes:
@@ -59,10 +60,12 @@ class ObjectRoutes:
                 handler raises.
         """
         state, uploads = self.state, self.uploads
-        parsed = parse_path(request.scope["path"][_PREFIX:], request.query_params)
+        # Most requests have no query; parsing an empty one into QueryParams is skipped.
+        has_query = bool(request.scope.get("query_string"))
+        parsed = parse_path(request.scope["path"][_PREFIX:], request.query_params if has_query else _NO_QUERY)
         resource, address, method = parsed.resource, parsed.address, request.method
         if resource == "objects":
-            resumable = await resumable_route(state, uploads, request, address)
+            resumable = await resumable_route(state, uploads, request, address) if has_query else None
             if resumable is not None:
                 return resumable
             if method in ("PUT", "POST"):

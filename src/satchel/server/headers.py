@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import datetime
 from urllib.parse import quote, unquote
 
-from satchel.server.durations import format_policy, format_timestamp, parse_policy, parse_timestamp
+from satchel.server.durations import format_policy, format_timestamp, http_date, parse_policy, parse_timestamp
 from satchel.server.errors import ApiError
 from satchel.types import TTI, TTL, Attributes, ObjectMeta
 
@@ -276,7 +275,7 @@ def response_headers(meta: ObjectMeta) -> list[tuple[str, str]]:
         stored = getattr(attributes, field_name)
         if stored is not None:
             headers.append((header, escape_value(stored)))
-    headers.append(("last-modified", format_datetime(meta.last_modified.astimezone(UTC), usegmt=True)))
+    headers.append(("last-modified", http_date(meta.last_modified)))
     headers.append(("x-satchel-last-modified", format_timestamp(meta.last_modified)))
     headers.append(("accept-ranges", "bytes"))
     if meta.etag and _HEADER_VALUE.fullmatch(meta.etag):

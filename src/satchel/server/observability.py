@@ -44,6 +44,9 @@ class Observability:
         self.expired = Counter(
             "satchel_objects_expired", "Expired objects deleted by the sweeper", registry=self.registry
         )
+        # The labelled children by (route, method, status): looking them up in prometheus_client on every
+        # request costs more than counting. Routes are templates and methods a fixed set, so this stays small.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.refused = Counter(
             "satchel_requests_refused_overload",
             "Requests answered 503 because too many were in flight",
@@ -52,8 +55,14 @@ class Observability:
 
     def record(self, route: str, method: str, path: str, status: int, received: int, sent: int, seconds: float) -> None:
         """Count one answered request and write its access-log line."""
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        children = self._children.get((route, method, status))
+        if children is None:
+            children = self._children[route, method, status] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
         if received:
             self.bytes_in.inc(received)
         if sent:

@@ -67,6 +67,8 @@ class ServerState:
         Raises:
             ApiError: 400 (no token, no kid), 401 (bad or expired token or signature), 403 (not permitted).
         """
+        if not self.auth.active:
+            return None
         scope = request.scope
         return self.auth.authorize(
             request.method,
@@ -79,10 +81,12 @@ class ServerState:
         )
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def json_response(data: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """Return a compact JSON response."""
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    return Response(body, status, headers=headers, media_type="application/json")
+    return Response(_JSON.encode(data).encode(), status, headers=headers, media_type="application/json")
 
 
 def error_response(error: ApiError) -> Response:

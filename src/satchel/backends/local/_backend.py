@@ -172,7 +172,16 @@ class LocalBackend:
         ):
             staged.write(payload)
             etag = staged.seal(options.attributes, fsync=self._fsync)
-            commit(self._root_ref, staged, key, options.mode, options.if_match, fsync=self._fsync, operation="put")
+            commit(
+                self._root_ref,
+                staged,
+                key,
+                options.mode,
+                options.if_match,
+                fsync=self._fsync,
+                operation="put",
+                opener=self._opener,
+            )
         return PutResult(etag)
 
     def put_multipart(self, key: Key, options: PutOptions) -> MultipartUpload:
@@ -300,7 +309,7 @@ class LocalBackend:
             # The open descriptor pins the source's bytes and metadata even if it is replaced meanwhile.
             staged.copy_from(fd, 0, st.st_size)
             staged.seal(attributes, fsync=self._fsync)
-            commit(self._root_ref, staged, dst, mode, None, fsync=self._fsync, operation="copy")
+            commit(self._root_ref, staged, dst, mode, None, fsync=self._fsync, operation="copy", opener=self._opener)
 
     def _update_in_place(self, key: Key, options: CopyOptions, operation: str) -> None:
         with (
@@ -349,7 +358,7 @@ class LocalBackend:
             open_dirs(self._root_ref, src.parts[:-1], Walk.READ, fsync=False, key=src, operation="rename") as source,
         ):
             move = functools.partial(self._move, source, src, dst, options)
-            in_parent(self._root_ref, dst, move, fsync=self._fsync, operation="rename")
+            in_parent(self._root_ref, dst, move, fsync=self._fsync, operation="rename", opener=self._opener)
             source.remove_empty()
 
     def _move(self, source: DirChain, src: Key, dst: Key, options: CopyOptions, target: DirChain) -> None:

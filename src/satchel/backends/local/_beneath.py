@@ -1,10 +1,11 @@
-"""One-syscall containment for reads: ``openat2`` with ``RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS``.
+"""One-syscall containment: ``openat2`` with ``RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS``.
 
 The kernel resolves the whole key below the root's descriptor and refuses any symlink or escape on the way, so
-a read needs one ``open`` instead of one per directory. Python's ``os`` module has no ``openat2``; it is called
-through ``syscall(2)``. Where the kernel or a seccomp filter lacks it (Linux < 5.6, some sandboxes), or on
-other architectures whose syscall number we do not know, :class:`BeneathOpener` reports itself unavailable
-and the backend walks directory descriptors instead (:mod:`._dirs`).
+a read needs one ``open`` instead of one per directory, and so does the existing parent directory of a write.
+Python's ``os`` module has no ``openat2``; it is called through ``syscall(2)``. Where the kernel or a seccomp
+filter lacks it (Linux < 5.6, some sandboxes), or on other architectures whose syscall number we do not know,
+:class:`BeneathOpener` reports itself unavailable and the backend walks directory descriptors instead
+(:mod:`._dirs`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _RESOLVE_NO_MAGICLINKS = 0x02
 _RESOLVE_NO_SYMLINKS = 0x04
 _RESOLVE_BENEATH = 0x08
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _UNAVAILABLE = (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG)
 
 
@@ -46,8 +48,11 @@ def _load_syscall() -> Callable[..., int] | None:
 
 
 _SYSCALL = _load_syscall()
-_HOW = _OpenHow(_READ_FLAGS, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
+_RESOLVE = _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS
+_HOW = _OpenHow(_READ_FLAGS, 0, _RESOLVE)
 _HOW_REF = ctypes.byref(_HOW)
+_DIR_HOW = _OpenHow(_DIR_FLAGS, 0, _RESOLVE)
+_DIR_HOW_REF = ctypes.byref(_DIR_HOW)
 _HOW_SIZE = ctypes.sizeof(_HOW)
 
 
@@ -84,8 +89,19 @@ class BeneathOpener:
             OSError: ``ELOOP`` for a symlink on the way, ``EXDEV`` for an escape, ``ENOENT``/``ENOTDIR`` for a
                 missing path, or ``ENOSYS`` where openat2 does not exist.
         """
+        return self._openat2(relative, _HOW_REF)
+
+    def open_dir(self, relative: str) -> int:
+        """Open the existing directory ``relative`` below the root and return the descriptor.
+
+        Raises:
+            OSError: as :meth:`open`, and ``ENOTDIR`` when ``relative`` is not a directory.
+        """
+        return self._openat2(relative, _DIR_HOW_REF)
+
+    def _openat2(self, relative: str, how: object) -> int:
         assert _SYSCALL is not None
-        fd: int = _SYSCALL(_SYS_OPENAT2, self._root_fd, relative.encode(), _HOW_REF, _HOW_SIZE)
+        fd: int = _SYSCALL(_SYS_OPENAT2, self._root_fd, relative.encode(), how, _HOW_SIZE)
         if fd < 0:
             code = ctypes.get_errno()
             raise OSError(code, os.strerror(code))

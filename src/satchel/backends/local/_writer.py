@@ -19,6 +19,7 @@ from satchel.preconditions import etag_matches
 from satchel.types import Attributes, PutMode
 from satchel.unique import unique_token
 
+from ._beneath import BeneathOpener
 from ._dirs import DirChain, Root, Walk, is_linked, locked, open_dirs, open_file, require_replaceable
 from ._errors import local_error
 from ._meta import new_etag, read_meta, write_meta
@@ -169,15 +170,24 @@ def check_etag(dir_fd: int, name: str, if_match: str, key: str, operation: str) 
         raise local_error(PreconditionFailed, "the object changed since the given etag", key=key, operation=operation)
 
 
-def in_parent(root: Root, key: Key, action: Callable[[DirChain], _T], *, fsync: bool, operation: str) -> _T:
+def in_parent(
+    root: Root,
+    key: Key,
+    action: Callable[[DirChain], _T],
+    *,
+    fsync: bool,
+    operation: str,
+    opener: BeneathOpener | None = None,
+) -> _T:
     """Run ``action`` with the directories of ``key``'s parent open (created if needed) and return its result.
 
     A concurrent delete may remove the parent directory (once empty) after we opened it; then creating an entry
     in it fails with ENOENT, and the action is run again on a freshly made directory. If the action fails, the
-    directories it no longer needs are removed so failed writes leave no empty prefixes behind.
+    directories it no longer needs are removed so failed writes leave no empty prefixes behind. With an
+    ``opener``, an existing parent is opened in one ``openat2`` call (see :func:`_parent_chain`).
     """
     for _ in range(_ATTEMPTS):
-        with open_dirs(root, key.parts[:-1], Walk.WRITE, fsync=fsync, key=key, operation=operation) as chain:
+        with _parent_chain(root, key, opener, fsync=fsync, operation=operation) as chain:
             try:
                 return action(chain)
             except FileNotFoundError as exc:
@@ -190,8 +200,28 @@ def in_parent(root: Root, key: Key, action: Callable[[DirChain], _T], *, fsync: 
     raise local_error(TransientError, "the parent directory kept disappearing", key=key, operation=operation)
 
 
+def _parent_chain(root: Root, key: Key, opener: BeneathOpener | None, *, fsync: bool, operation: str) -> DirChain:
+    parents = key.parts[:-1]
+    if parents and opener is not None and opener.available:
+        try:
+            # The parent usually exists: one system call instead of a descriptor per directory. The chain
+            # holds no names, so a failed write removes no directories; it made none.
+            return DirChain([opener.open_dir("/".join(parents))], ())
+        except OSError:
+            pass  # missing, a file or a symlink on the way: the walk creates it or refuses with a precise error
+    return open_dirs(root, parents, Walk.WRITE, fsync=fsync, key=key, operation=operation)
+
+
 def commit(
-    root: Root, staged: StagedFile, key: Key, mode: PutMode, if_match: str | None, *, fsync: bool, operation: str
+    root: Root,
+    staged: StagedFile,
+    key: Key,
+    mode: PutMode,
+    if_match: str | None,
+    *,
+    fsync: bool,
+    operation: str,
+    opener: BeneathOpener | None = None,
 ) -> None:
     """Make the sealed ``staged`` file the object ``key``, atomically, honouring ``mode`` and ``if_match``.
 
@@ -226,4 +256,4 @@ def commit(
             # A rename is a change to the directory, not to the file: only fsyncing the directory makes it durable.
             os.fsync(chain.fd)
 
-    in_parent(root, key, place, fsync=fsync, operation=operation)
+    in_parent(root, key, place, fsync=fsync, operation=operation, opener=opener)
