@@ -28,6 +28,7 @@ Copies with new attributes
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
@@ -66,7 +67,8 @@ __all__ = ["ObstoreBackend"]
 
 DEFAULT_MULTIPART_THRESHOLD = 8 << 20
 DEFAULT_PART_SIZE = 8 << 20
-DEFAULT_MAX_CONCURRENCY = 4
+DEFAULT_MAX_CONCURRENCY = 8
+_READALL_CHUNK = 64 << 10
 
 
 class ObstoreBackend:
@@ -357,10 +359,16 @@ class _ObstoreBody(Body):
         if self.closed:
             raise ValueError("read from a closed body")
         if self._stream is None and self._result is not None:
+            # Small network chunks written into one BytesIO as they arrive: getvalue() hands over the BytesIO's
+            # own buffer, so the object is copied once. Collecting obstore's buffer whole and converting it
+            # copies it twice, into two fresh allocations, which costs more than the transfer itself on a
+            # fast link.
+            buffer = io.BytesIO()
             with self._errors:
-                data = self._result.bytes().to_bytes()
+                for chunk in self._result.stream(min_chunk_size=_READALL_CHUNK):
+                    buffer.write(chunk)
             self._stream = iter(())
-            return data
+            return buffer.getvalue()
         return super().readall()
 
     def _close(self) -> None:
