@@ -69,6 +69,7 @@ DEFAULT_MULTIPART_THRESHOLD = 8 << 20
 DEFAULT_PART_SIZE = 8 << 20
 DEFAULT_MAX_CONCURRENCY = 8
 _READALL_CHUNK = 64 << 10
+_READALL_AT_ONCE = 1 << 20
 
 
 class ObstoreBackend:
@@ -359,6 +360,12 @@ class _ObstoreBody(Body):
         if self.closed:
             raise ValueError("read from a closed body")
         if self._stream is None and self._result is not None:
+            if self.size is not None and self.size <= _READALL_AT_ONCE:
+                # One call: obstore's stream machinery costs more than copying a small body twice.
+                with self._errors:
+                    data = self._result.bytes().to_bytes()
+                self._stream = iter(())
+                return data
             # Small network chunks written into one BytesIO as they arrive: getvalue() hands over the BytesIO's
             # own buffer, so the object is copied once. Collecting obstore's buffer whole and converting it
             # copies it twice, into two fresh allocations, which costs more than the transfer itself on a
