@@ -6,18 +6,21 @@ from __future__ import annotations
 import dataclasses
 import gc
 import io
+import itertools
 import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import satchel
 from satchel.backend import Backend, ForwardingBackend, GetResult, Payload
 from satchel.backends.local import LocalBackend
 from satchel.backends.memory import MemoryBackend
-from satchel.body import CHUNK_SIZE, Body
+from satchel.body import CHUNK_SIZE, Body, IteratorBody, Remainder
 from satchel.errors import (
     AlreadyExists,
     ConfigError,
@@ -430,3 +433,35 @@ def test_close_closes_the_backend() -> None:
     with satchel.Store(spy) as store:
         assert repr(store).startswith("Store(")
     assert spy.closed
+
+
+@given(
+    st.lists(st.binary(max_size=300), max_size=6),
+    st.lists(st.integers(min_value=1, max_value=120), min_size=1, max_size=20),
+)
+def test_an_iterator_body_hands_out_every_byte_once_in_order(chunks: list[bytes], sizes: list[int]) -> None:
+    body = IteratorBody(iter(chunks))
+    pieces = []
+    for n in itertools.cycle(sizes):
+        piece = body.read(n)
+        if not piece:
+            break
+        assert type(piece) is bytes
+        assert 0 < len(piece) <= n
+        pieces.append(piece)
+    assert b"".join(pieces) == b"".join(chunks)
+
+
+@given(st.sampled_from([bytes, bytearray, memoryview]), st.binary(max_size=200), st.integers(min_value=1, max_value=64))
+def test_a_remainder_copies_only_what_is_taken(kind: type, data: bytes, n: int) -> None:
+    rest = Remainder(kind(data))
+    assert len(rest) == len(data)
+    taken = []
+    while rest:
+        piece = rest.take(n)
+        assert type(piece) is bytes
+        assert 0 < len(piece) <= n
+        taken.append(piece)
+    assert b"".join(taken) == data
+    assert rest.take(n) == b""
+    assert Remainder(kind(data)).take(-1) == data

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 
 from satchel.backend import Backend
-from satchel.body import Body
+from satchel.body import Body, Remainder
 from satchel.errors import RangeNotSatisfiable, SatchelError
 from satchel.path import Key
 from satchel.types import ByteRange, GetOptions, ObjectMeta, PutOptions, PutResult
@@ -28,23 +28,20 @@ class IterableReader:
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks: Iterator[bytes] = iter(chunks)
-        self._pending = memoryview(b"")
+        self._pending = Remainder()
 
     def read(self, size: int = -1, /) -> bytes:
         """Return up to ``size`` bytes (all that is left when negative); ``b""`` at the end."""
         if size is None or size < 0:
-            rest = [bytes(self._pending), *(bytes(c) for c in self._chunks)]
-            self._pending = memoryview(b"")
-            return b"".join(rest)
+            return b"".join([self._pending.take(-1), *(bytes(c) for c in self._chunks)])
         while not self._pending:
             chunk = next(self._chunks, None)
             if chunk is None:
                 return b""
             if not isinstance(chunk, bytes | bytearray | memoryview):
                 raise TypeError(f"the iterable yielded {type(chunk).__name__}, not bytes")
-            self._pending = memoryview(chunk)
-        out, self._pending = self._pending[:size], self._pending[size:]
-        return bytes(out)
+            self._pending = Remainder(chunk)
+        return self._pending.take(size)
 
 
 class ObjectReader(io.RawIOBase):
@@ -163,7 +160,7 @@ class _PipeReader:
 
     def __init__(self, pipe: queue.Queue[object]) -> None:
         self._pipe = pipe
-        self._pending = memoryview(b"")
+        self._pending = Remainder()
         self._done = False
 
     def read(self, size: int = -1, /) -> bytes:
@@ -180,9 +177,8 @@ class _PipeReader:
                 self._done = True
                 raise _WriteAborted("the writer was aborted")
             assert isinstance(item, bytes)
-            self._pending = memoryview(item)
-        out, self._pending = self._pending[:size], self._pending[size:]
-        return bytes(out)
+            self._pending = Remainder(item)
+        return self._pending.take(size)
 
 
 class ObjectWriter(io.RawIOBase):

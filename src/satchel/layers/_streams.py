@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from satchel.body import CHUNK_SIZE, Body, ReadableStream
+from satchel.body import CHUNK_SIZE, Body, ReadableStream, Remainder
 
 __all__ = ["Primed", "SeekableStream", "Window"]
 
@@ -44,7 +44,7 @@ class Window(Body):
         super().__init__()
         self._stream = stream
         self._source = source
-        self._pending = b""
+        self._pending = Remainder()
         self._ended = False
         self.position = 0
         self.end: int | None = None
@@ -57,7 +57,7 @@ class Window(Body):
             if not chunk:
                 return False
             self.position += len(chunk)
-        self._pending = self._stream.read(CHUNK_SIZE)
+        self._pending = Remainder(self._stream.read(CHUNK_SIZE))
         return bool(self._pending)
 
     def _read(self, n: int) -> bytes:
@@ -66,7 +66,7 @@ class Window(Body):
         if n <= 0:
             chunk = b""
         elif self._pending:
-            chunk, self._pending = self._pending[:n], self._pending[n:]
+            chunk = self._pending.take(n)
         else:
             chunk = self._stream.read(n)
         self.position += len(chunk)

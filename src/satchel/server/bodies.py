@@ -18,7 +18,7 @@ import anyio.from_thread
 import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 
-from satchel.body import Body
+from satchel.body import Body, Remainder
 from satchel.server.errors import ApiError
 
 __all__ = ["READ_SIZE", "ClientGone", "RequestReader", "read_small_body", "stream_body"]
@@ -45,7 +45,7 @@ class RequestReader:
         self._chunks = request.stream()
         self._limit = limit
         self._expected = expected
-        self._pending = b""
+        self._pending = Remainder()
         self._done = False
         self.received = 0
 
@@ -74,18 +74,17 @@ class RequestReader:
         """
         want = size if size >= 0 else 1 << 62
         if not self._pending and not self._done:
-            self._pending = anyio.from_thread.run(self._gather, min(want, READ_SIZE) if size >= 0 else READ_SIZE)
-            self._count(len(self._pending))
+            gathered = anyio.from_thread.run(self._gather, min(want, READ_SIZE) if size >= 0 else READ_SIZE)
+            self._count(len(gathered))
+            self._pending = Remainder(gathered)
         if size < 0:
-            parts = [self._pending]
-            self._pending = b""
+            parts = [self._pending.take(-1)]
             while not self._done:
                 chunk = anyio.from_thread.run(self._gather, READ_SIZE)
                 self._count(len(chunk))
                 parts.append(chunk)
             return b"".join(parts)
-        chunk, self._pending = self._pending[:want], self._pending[want:]
-        return chunk
+        return self._pending.take(want)
 
     def _count(self, n: int) -> None:
         self.received += n

@@ -41,7 +41,7 @@ from satchel.backends._staged import StagedUpload
 from satchel.backends.obstore._attributes import from_obstore, to_obstore
 from satchel.backends.obstore._errors import ErrorContext
 from satchel.backends.obstore._lister import meta_from_obstore, scan
-from satchel.body import CHUNK_SIZE, Body, ReadableStream
+from satchel.body import CHUNK_SIZE, Body, ReadableStream, Remainder
 from satchel.errors import ConfigError, NotModified, NotSupported
 from satchel.path import Key
 from satchel.types import (
@@ -333,7 +333,7 @@ class _ObstoreBody(Body):
     def __init__(self, result: obstore.GetResult, size: int, errors: ErrorContext) -> None:
         self._result: obstore.GetResult | None = result
         self._stream: Iterator[bytes] | None = None
-        self._pending = b""
+        self._pending = Remainder()
         self._errors = errors
         self.size = size
 
@@ -349,12 +349,8 @@ class _ObstoreBody(Body):
                 chunk = next(self._chunks(), None)
             if chunk is None:
                 return b""
-            self._pending = chunk
-        if len(self._pending) <= n:
-            chunk, self._pending = self._pending, b""
-            return chunk
-        chunk, self._pending = self._pending[:n], self._pending[n:]
-        return chunk
+            self._pending = Remainder(chunk)
+        return self._pending.take(n)
 
     def readall(self) -> bytes:
         if self.closed:
@@ -381,7 +377,7 @@ class _ObstoreBody(Body):
     def _close(self) -> None:
         self._result = None
         self._stream = None
-        self._pending = b""
+        self._pending = Remainder()
 
 
 class _EmptyBody(Body):
