@@ -17,8 +17,10 @@ Writes
     ``MAX_CONDITIONAL_PUT`` (64 MiB) raises ``NotSupported`` rather than holding a larger object in memory.
 
 Reads
-    ``get`` returns a body streaming obstore's chunks; reading the whole body of an unstarted get (as
-    ``Store.get_bytes`` does) takes obstore's buffer in one call instead.
+    ``get`` returns a body streaming obstore's chunks of about 256 KiB, smaller than the usual 1 MiB read so that
+    reads hand whole chunks over without copying them again. Reading the whole body of an unstarted get (as
+    ``Store.get_bytes`` does) takes a small body in one call, and writes a large one chunk by chunk into one
+    ``BytesIO`` whose buffer becomes the result: one copy of the object instead of two.
 
 Copies with new attributes
     obstore's server-side copy keeps the source's attributes. A copy that sets attributes (how the expiration
@@ -41,7 +43,7 @@ from satchel.backends._staged import StagedUpload
 from satchel.backends.obstore._attributes import from_obstore, to_obstore
 from satchel.backends.obstore._errors import ErrorContext
 from satchel.backends.obstore._lister import meta_from_obstore, scan
-from satchel.body import CHUNK_SIZE, Body, ReadableStream, Remainder
+from satchel.body import Body, ReadableStream, Remainder
 from satchel.errors import ConfigError, NotModified, NotSupported
 from satchel.path import Key
 from satchel.types import (
@@ -69,6 +71,8 @@ DEFAULT_MULTIPART_THRESHOLD = 8 << 20
 DEFAULT_PART_SIZE = 8 << 20
 DEFAULT_MAX_CONCURRENCY = 8
 _READALL_CHUNK = 64 << 10
+# Below the usual read size, so that a read takes whole chunks, which are handed over without a copy.
+_STREAM_CHUNK = 256 << 10
 _READALL_AT_ONCE = 1 << 20
 
 
@@ -340,7 +344,7 @@ class _ObstoreBody(Body):
     def _chunks(self) -> Iterator[bytes]:
         if self._stream is None:
             assert self._result is not None
-            self._stream = iter(self._result.stream(min_chunk_size=CHUNK_SIZE))
+            self._stream = iter(self._result.stream(min_chunk_size=_STREAM_CHUNK))
         return self._stream
 
     def _read(self, n: int) -> bytes:
