@@ -92,6 +92,12 @@ class PutGetTests(StoreTests):
         assert b"".join(chunks) == data
         assert result.meta.size == len(data)
         assert result.range == (0, len(data))
+        # Whole, as get_bytes reads it, and in small odd pieces that each split a body chunk.
+        assert store.get_bytes(key) == data
+        with store.get(key).body as body:
+            pieces = list(iter(lambda: body.read(7919), b""))
+        assert all(0 < len(piece) <= 7919 for piece in pieces)
+        assert b"".join(pieces) == data
 
     def test_str_payload_is_a_type_error(self, store: Store, prefix: str) -> None:
         with pytest.raises(TypeError):
