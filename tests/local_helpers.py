@@ -1,8 +1,10 @@
 """Helpers of the local backend tests: mounts, worker processes, and the crash-test writer.
 
 Worker functions live here (not in the test modules) so processes started with the "spawn" context can import
-them by module name. Run as a script, this module is the crash-test writer:
-``python local_helpers.py ROOT KEY FSYNC`` replaces KEY forever with self-verifying values.
+them by module name. Run as a script, this module is the crash test's writer factory:
+``python local_helpers.py ROOT KEY`` reads one line per writer from stdin ("1" to fsync, "0" not to) and forks a
+writer that replaces KEY forever with self-verifying values. The writer prints ``ready PID`` after its first put;
+once it is dead (the test kills it) the factory prints ``dead``.
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ def _crash_writer(root: str, key: str, fsync: bool) -> None:
     backend = LocalBackend(root, fsync=fsync)
     rng = random.Random()
     announced = False
-    while True:
+    factory = os.getppid()
+    while os.getppid() == factory:  # a writer whose factory died (the test stopped early) stops too
         data, attributes = crash_value(rng)
         options = PutOptions(attributes=attributes)
         if rng.random() < 0.25:
@@ -124,10 +127,23 @@ def _crash_writer(root: str, key: str, fsync: bool) -> None:
         else:
             backend.put(Key(key), data, options)
         if not announced:
-            sys.stdout.write("ready\n")
-            sys.stdout.flush()
+            os.write(1, f"ready {os.getpid()}\n".encode())
             announced = True
 
 
+def _writer_factory(root: str, key: str) -> None:
+    # Forking from one process that has imported satchel already makes each writer start in milliseconds, where
+    # a fresh interpreter takes most of a second: the kill count no longer depends on the machine's speed.
+    for line in sys.stdin:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _crash_writer(root, key, line.strip() == "1")
+            finally:
+                os._exit(1)  # only an exception gets here: its traceback has gone to stderr
+        os.waitpid(pid, 0)
+        os.write(1, b"dead\n")
+
+
 if __name__ == "__main__":
-    _crash_writer(sys.argv[1], sys.argv[2], sys.argv[3] == "1")
+    _writer_factory(sys.argv[1], sys.argv[2])

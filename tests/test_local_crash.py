@@ -17,18 +17,31 @@ from satchel.backends.local import LocalBackend
 from satchel.path import Key
 from satchel.types import GetOptions
 
-KILLS = 60
-TIME_BUDGET = 55.0
+KILLS = 100
+TIME_BUDGET = 240.0  # a safety net against a hung writer; the loop takes about 15 s on two shared cores
 KEY = "crash/object"
 WRITER = Path(__file__).with_name("local_helpers.py")
 
 
-def _start_writer(root: Path, fsync: bool) -> subprocess.Popen[bytes]:
+def _start_factory(root: Path) -> subprocess.Popen[bytes]:
     # The child sees exactly the modules we see, whether satchel is installed or on PYTHONPATH.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.Popen(
-        [sys.executable, str(WRITER), str(root), KEY, "1" if fsync else "0"], stdout=subprocess.PIPE, env=env
+        [sys.executable, str(WRITER), str(root), KEY], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
     )
+
+
+def _kill_one_writer(factory: subprocess.Popen[bytes], fsync: bool, delay: float) -> None:
+    """Have ``factory`` fork a writer, let it write for ``delay`` seconds after its first put, then SIGKILL it."""
+    assert factory.stdin is not None
+    assert factory.stdout is not None
+    factory.stdin.write(b"1\n" if fsync else b"0\n")
+    factory.stdin.flush()
+    ready = factory.stdout.readline()
+    assert ready.startswith(b"ready "), f"the writer died before its first put: {ready!r}"
+    time.sleep(delay)
+    os.kill(int(ready.split()[1]), signal.SIGKILL)
+    assert factory.stdout.readline() == b"dead\n"
 
 
 def _check_object(backend: LocalBackend) -> None:
@@ -46,20 +59,17 @@ def test_a_killed_writer_never_leaves_a_partial_object(tmp_path: Path) -> None:
     rng = random.Random()
     kills = with_leftovers = 0
     deadline = time.monotonic() + TIME_BUDGET
-    while kills < KILLS and time.monotonic() < deadline:
-        writer = _start_writer(root, fsync=rng.random() < 0.5)
-        assert writer.stdout is not None
-        try:
-            assert writer.stdout.readline() == b"ready\n", "the writer died before its first put"
-            time.sleep(rng.uniform(0, 0.05))
-        finally:
-            writer.send_signal(signal.SIGKILL)
-            writer.wait()
-            writer.stdout.close()
-        kills += 1
-        _check_object(reader)
-        with_leftovers += bool(internal_names(root))
-    assert kills >= 50, f"only {kills} kills fit in {TIME_BUDGET} s"
+    factory = _start_factory(root)
+    try:
+        while kills < KILLS and time.monotonic() < deadline:
+            _kill_one_writer(factory, fsync=rng.random() < 0.5, delay=rng.uniform(0, 0.05))
+            kills += 1
+            _check_object(reader)
+            with_leftovers += bool(internal_names(root))
+    finally:
+        factory.kill()
+        factory.wait()
+    assert kills >= KILLS, f"only {kills} kills fit in {TIME_BUDGET} s"
     LocalBackend(root)  # reopening removes what the dead writers left
     assert internal_names(root) == []
     _check_object(reader)
