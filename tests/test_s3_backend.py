@@ -1,8 +1,9 @@
 """The S3 backend against moto's S3 server: the whole conformance suite, then what only S3 has.
 
-One bucket serves the conformance suite (each test writes under its own random prefix). The credentials test
-uses a second moto server started with authentication switched on (``INITIAL_NO_AUTH_ACTION_COUNT``), since
-moto accepts any credentials otherwise. moto does not check presigned URLs in either mode (with authentication
+Each test gets a bucket of its own: moto scans every key of a bucket to answer a listing, so one bucket shared
+by the module made the listing tests several times slower. The credentials test uses a second moto server
+started with authentication switched on (``INITIAL_NO_AUTH_ACTION_COUNT``), since moto accepts any credentials
+otherwise. moto does not check presigned URLs in either mode (with authentication
 on it fails on them with a 500), so signed URLs are fetched from the open server and their signature, method,
 scope and expiry are verified by :func:`presign_problem`, an independent SigV4 check.
 """
@@ -62,9 +63,9 @@ def _new_bucket(endpoint: str, **credentials: str) -> str:
     return bucket
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def bucket(moto_server: servers.Server) -> str:
-    """A bucket of the session's moto server, for this module."""
+    """A new bucket of the session's moto server, for one test."""
     return _new_bucket(moto_server.endpoint)
 
 
