@@ -172,20 +172,19 @@ class _Guard:
         self.objects = objects
         self.observability = observability
         self.limit = limit
-        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
-            self.observability.refused.inc()
+        observability = self.observability
+        if observability.in_flight >= self.limit:
+            observability.refused.inc()
             await _answer(
                 scope, receive, send, ApiError(503, "too many requests in flight", headers={"retry-after": "1"})
             )
             return
-        self.in_flight += 1
-        self.observability.in_flight.inc()
+        observability.in_flight += 1
         started = time.perf_counter()
         status = 500
         sent = received = 0
@@ -209,10 +208,9 @@ class _Guard:
         try:
             await target(scope, counting_receive, counting_send)
         finally:
-            self.in_flight -= 1
-            self.observability.in_flight.dec()
+            observability.in_flight -= 1
             route = _route_template(scope)
-            self.observability.record(
+            observability.record(
                 route, scope["method"], scope["path"], status, received, sent, time.perf_counter() - started
             )
 
