@@ -1,7 +1,8 @@
 """The servers ``bench/server.py`` compares, each started on a free 127.0.0.1 port and reached by plain HTTP.
 
 nginx's WebDAV is the ceiling; Azurite (with an account SAS in the query string) and moto (unsigned path-style
-requests) are the emulators the tests already use; ``satchel serve`` is started once per ASGI engine.
+requests) are the emulators the tests already use; ``satchel serve`` is started once per ASGI engine. The ASGI
+floor (``_floor_app.py`` under uvicorn) shows how far any app under uvicorn can go on the machine.
 """
 
 from __future__ import annotations
@@ -65,6 +66,35 @@ class Contender:
 def start_nginx() -> Contender:
     """nginx with ``dav_methods PUT``: 201 on create, 204 on overwrite."""
     return Contender("nginx", _nginx.start(), "/", put_ok=(201, 204))
+
+
+def start_floor() -> Contender:
+    """A bare ASGI app under uvicorn (``bench/_floor_app.py``), configured as ``satchel serve`` runs uvicorn."""
+    port = servers.free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="asgi-floor-"))
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(Path(__file__).resolve().parent),
+        "_floor_app:app",
+        "--host",
+        servers.HOST,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--no-server-header",
+        "--timeout-keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+    ]
+    return Contender("asgi-floor", _start_healthy("asgi-floor", argv, workdir, port), "/bench/")
 
 
 def start_moto() -> Contender:
@@ -149,7 +179,16 @@ def start_satchel(engine: str) -> Contender:
     store = workdir / "store"
     store.mkdir()
     port = servers.free_port()
-    argv = serve_argv(engine, store, port)
+    server = _start_healthy(f"satchel serve ({engine})", serve_argv(engine, store, port), workdir, port)
+    return Contender(f"satchel-{engine}", server, f"/v1/objects/{BUCKET}/_/")
+
+
+def _start_healthy(name: str, argv: list[str], workdir: Path, port: int) -> servers.Server:
+    """Start ``argv`` in ``workdir`` (its output in ``server.log`` there) and wait until ``GET /health`` is 200.
+
+    Raises :class:`servers.ServerFailed` with the command and the end of its log if it exits or is not
+    healthy within 30 s.
+    """
     log = (workdir / "server.log").open("wb")
     try:
         # Access logs off, as nginx's are (``access_log off``): the same work on both sides.
@@ -159,7 +198,7 @@ def start_satchel(engine: str) -> Contender:
         )
     finally:
         log.close()
-    server = servers.Server(f"satchel serve ({engine})", process, servers.HOST, port, workdir)
+    server = servers.Server(name, process, servers.HOST, port, workdir)
     deadline = time.monotonic() + HEALTH_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -167,7 +206,7 @@ def start_satchel(engine: str) -> Contender:
             servers.stop(server)
             raise servers.ServerFailed(f"{' '.join(argv)}\nexited with {process.returncode} at start:\n{tail}")
         if _healthy(port):
-            return Contender(f"satchel-{engine}", server, f"/v1/objects/{BUCKET}/_/")
+            return server
         time.sleep(0.1)
     tail = server.log_tail()
     servers.stop(server)

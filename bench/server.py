@@ -4,7 +4,9 @@ The script starts every server itself on a free 127.0.0.1 port and stops each by
 ``satchel serve`` once per ASGI engine (``satchel-uvicorn``, ``satchel-granian``; a local folder without fsync),
 Debian's nginx with ``dav_methods PUT`` as the ceiling (installed with apt if missing; one process, like the
 satchel contenders, leaving the other core to the client; see ``bench/_nginx.py``), and the emulators the tests
-use, Azurite and moto (``tests/servers.py``), for orientation. One lean client drives them all from this
+use, Azurite and moto (``tests/servers.py``), for orientation. ``asgi-floor`` is a bare ASGI app under uvicorn
+that keeps objects in a dict (``bench/_floor_app.py``): no app under uvicorn can beat it, so its ratios show how
+much of each target uvicorn and the client leave to any app on this machine. One lean client drives them all from this
 process: ``http.client`` with a keep-alive connection per thread, which costs about half the client CPU of
 urllib3's pool per 1 KiB request against nginx.
 
@@ -23,7 +25,7 @@ geometric mean of the six speed ratios); the lead picks the default ASGI server 
 
     python bench/server.py [--quick] [--engines uvicorn,granian] [--large-mib 256]
 
-``--engines ''`` runs the three reference servers alone.
+``--engines ''`` runs the reference servers alone.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import _process
 import servers
-from _contenders import Contender, probe, start_azurite, start_moto, start_nginx, start_satchel
+from _contenders import Contender, probe, start_azurite, start_floor, start_moto, start_nginx, start_satchel
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -273,7 +275,7 @@ def main() -> None:
                 satchels.append(start_satchel(engine))
             except servers.ServerFailed as exc:
                 raise SystemExit(f"satchel serve --engine {engine} could not start:\n{exc}") from None
-        for start in (start_nginx, start_azurite, start_moto):
+        for start in (start_nginx, start_floor, start_azurite, start_moto):
             peers.append(start())  # noqa: PERF401 -- one at a time, so `finally` stops those that did start
         contenders = peers + satchels
         for contender in contenders:
