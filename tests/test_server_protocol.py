@@ -44,6 +44,7 @@ from satchel.server.headers import (
     fields_from_headers,
     filename_of,
     origin_of,
+    request_headers,
     response_headers,
     to_attributes,
     unescape_value,
@@ -875,3 +876,28 @@ def test_logical_key_rejects_foreign_keys() -> None:
         logical_key("other/objects/k", PREFIX)
     with pytest.raises(ValueError, match="not a key under"):
         logical_key(PREFIX, PREFIX)
+
+
+def test_fields_of_a_request_without_metadata_headers_are_empty() -> None:
+    assert fields_from_headers({"host": "h", "content-length": "3", "accept-encoding": "identity"}) == ObjectFields()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("X-Snme-Color", "red", ObjectFields(custom={"color": "red"})),
+        ("x-sn-origin", "1.2.3.4", ObjectFields(origin="1.2.3.4")),
+        ("x-sn-expiration", "manual", ObjectFields(expiration_given=True)),
+        ("Content-Type", "text/plain", ObjectFields(content_type="text/plain")),
+        ("x-satchel-cache-control", "no-cache", ObjectFields(cache_control="no-cache")),
+    ],
+)
+def test_one_metadata_header_is_read(name: str, value: str, expected: ObjectFields) -> None:
+    assert fields_from_headers({"host": "h", name: value}) == expected
+
+
+def test_request_headers_keep_the_first_of_repeated_names_and_are_built_once() -> None:
+    scope: dict[str, object] = {"headers": [(b"x-snme-a", b"1"), (b"host", b"h"), (b"x-snme-a", b"2")]}
+    headers = request_headers(scope)
+    assert headers == {"x-snme-a": "1", "host": "h"}
+    assert request_headers(scope) is headers

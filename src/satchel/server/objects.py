@@ -18,6 +18,7 @@ from __future__ import annotations
 import email.utils
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,14 +35,24 @@ from satchel.server.auth import DELETE, READ, WRITE
 from satchel.server.bodies import RequestReader, read_small_body, stream_body
 from satchel.server.durations import parse_duration, parse_timestamp
 from satchel.server.errors import ApiError
-from satchel.server.headers import ObjectFields, created_of, fields_from_headers, response_headers, to_attributes
-from satchel.server.state import ServerState, api_error, json_response
+from satchel.server.headers import (
+    ObjectFields,
+    created_of,
+    fields_from_headers,
+    request_headers,
+    response_headers,
+    to_attributes,
+)
+from satchel.server.state import RawResponse, ServerState, api_error, encode_headers, json_response
 from satchel.types import TTI, TTL, ByteRange, CopyOptions, GetOptions, PutMode, PutResult
 
 __all__ = ["delete_object", "get_object", "patch_object", "put_object", "write_object"]
 
 SMALL_BODY = 256 << 10
 """Bodies up to this size are read whole on the event loop and written in one thread hop."""
+
+_READ_HEADERS = frozenset({b"range", b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since"})
+_NO_CONDITIONS: dict[str, Any] = {}
 
 
 async def put_object(state: ServerState, request: Request, address: ObjectAddress, *, created: int) -> Response:
@@ -52,14 +63,14 @@ async def put_object(state: ServerState, request: Request, address: ObjectAddres
     Raises:
         ApiError: bad headers or policy (400), too large (413), a failed condition (412), storage errors.
     """
-    fields = fields_from_headers(request.headers)
+    headers = request_headers(request.scope)
+    fields = fields_from_headers(headers)
     if address.key is None:
         address = replace(address, key=str(uuid.uuid4()))
     state.authorize(request, address, WRITE)
-    mode, if_match = _write_condition(request)
+    mode, if_match = _write_condition(headers)
     result = await write_object(state, request, address, fields, mode, if_match)
-    headers = {"etag": result.etag} if result.etag else None
-    return json_response({"key": address.key}, created, headers)
+    return json_response({"key": address.key}, created, {"etag": result.etag} if result.etag else None)
 
 
 async def write_object(
@@ -82,7 +93,7 @@ async def write_object(
     attributes = to_attributes(fields, state.clock())
     compress = usecase.compression if fields.content_encoding is None else None
     limit = usecase.max_object_size
-    length = _content_length(request)
+    length = _content_length(request_headers(request.scope))
     if length is not None and limit is not None and length > limit:
         raise ApiError(413, f"the object is larger than this usecase allows ({limit} bytes)")
 
@@ -123,8 +134,10 @@ async def get_object(state: ServerState, request: Request, address: ObjectAddres
     state.authorize(request, address, READ)
     key = storage_key(address)
     head = request.method == "HEAD"
-    byte_range = None if head else _parse_range(request.headers.get("range"))
-    conditions = _read_conditions(request)
+    # Most reads carry neither a range nor a condition: one pass over the header names settles both.
+    plain = _READ_HEADERS.isdisjoint([name for name, _ in request.scope["headers"]])
+    byte_range = None if head or plain else _parse_range(request.headers.get("range"))
+    conditions = _NO_CONDITIONS if plain else _read_conditions(request)
 
     def open_object() -> tuple[GetResult, bytes | None]:
         if head:
@@ -148,27 +161,27 @@ async def get_object(state: ServerState, request: Request, address: ObjectAddres
         raise ApiError(416, str(err.args[0]), headers={"content-range": f"bytes */{total}"}) from None
     except SatchelError as err:
         raise api_error(err) from None
-    headers = dict(response_headers(result.meta))
     meta = result.meta
+    headers = encode_headers(response_headers(meta))
     compressed_at_rest = meta.attributes.compression is not None
     if head:
         if not compressed_at_rest:
-            headers["content-length"] = str(meta.size)
-        return Response(status_code=200, headers=headers)
+            headers.append((b"content-length", b"%d" % meta.size))
+        return RawResponse(200, headers)
     status = 200
     if byte_range is not None:
         start, end = result.range
         total = "*" if compressed_at_rest else str(meta.size)
-        headers["content-range"] = f"bytes {start}-{end - 1}/{total}"
+        headers.append((b"content-range", f"bytes {start}-{end - 1}/{total}".encode()))
         status = 206
     if data is not None:
-        headers["content-length"] = str(len(data))
-        return Response(data, status, headers=headers)
+        headers.append((b"content-length", b"%d" % len(data)))
+        return RawResponse(status, headers, data)
     if result.body.size is not None:
-        headers["content-length"] = str(result.body.size)
-    media_type = headers.pop("content-type")
-    body = stream_body(result.body, inline=state.inline_reads)
-    return StreamingResponse(body, status, headers=headers, media_type=media_type)
+        headers.append((b"content-length", b"%d" % result.body.size))
+    response = StreamingResponse(stream_body(result.body, inline=state.inline_reads), status)
+    response.raw_headers = headers
+    return response
 
 
 async def delete_object(state: ServerState, request: Request, address: ObjectAddress) -> Response:
@@ -251,8 +264,8 @@ def _extension_target(body: bytes, now: datetime, created: datetime) -> datetime
     raise ApiError(422, "extend_expiry.from must be 'now' or 'creation'")
 
 
-def _content_length(request: Request) -> int | None:
-    text = request.headers.get("content-length")
+def _content_length(headers: Mapping[str, str]) -> int | None:
+    text = headers.get("content-length")
     if text is None:
         return None
     if not text.isdigit():
@@ -260,9 +273,9 @@ def _content_length(request: Request) -> int | None:
     return int(text)
 
 
-def _write_condition(request: Request) -> tuple[PutMode, str | None]:
-    if_none_match = request.headers.get("if-none-match")
-    if_match = request.headers.get("if-match")
+def _write_condition(headers: Mapping[str, str]) -> tuple[PutMode, str | None]:
+    if_none_match = headers.get("if-none-match")
+    if_match = headers.get("if-match")
     if if_none_match is not None:
         if if_none_match.strip() != "*" or if_match is not None:
             raise ApiError(400, "writes accept If-None-Match: * or If-Match: <etag>, not both")

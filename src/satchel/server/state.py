@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from satchel.errors import (
     AlreadyExists,
@@ -34,7 +35,7 @@ from satchel.server.errors import ApiError
 from satchel.server.observability import Observability
 from satchel.store import Store
 
-__all__ = ["ServerState", "api_error", "error_response", "json_response"]
+__all__ = ["RawResponse", "ServerState", "api_error", "encode_headers", "error_response", "json_response"]
 
 _log = logging.getLogger("satchel.server")
 
@@ -81,12 +82,41 @@ class ServerState:
         )
 
 
+class RawResponse(Response):
+    """A whole response whose headers are already encoded, sent as two ASGI messages.
+
+    Starlette's ``Response`` re-encodes and re-checks every header of every answer; the object routes build
+    their headers once, as bytes, and this sends them as they are. ``raw_headers`` must include
+    ``content-length`` (a HEAD answer gives the object's, with an empty body).
+    """
+
+    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+        self.status_code = status_code
+        self.raw_headers = raw_headers
+        self.body = body
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """Encode header names and values (ASCII by construction) for :class:`RawResponse`."""
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_JSON_TYPE = (b"content-type", b"application/json")
 
 
 def json_response(data: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """Return a compact JSON response."""
-    return Response(_JSON.encode(data).encode(), status, headers=headers, media_type="application/json")
+    """Return a compact JSON response with ``headers`` added."""
+    body = _JSON.encode(data).encode()
+    raw = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
+    if headers:
+        raw += encode_headers(list(headers.items()))
+    return RawResponse(status, raw, body)
 
 
 def error_response(error: ApiError) -> Response:
