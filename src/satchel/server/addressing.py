@@ -145,7 +145,9 @@ def logical_key(stored: str, prefix: str) -> str:
     return "/".join("" if segment == _EMPTY_SEGMENT else unquote(segment) for segment in segments)
 
 
+@functools.lru_cache(maxsize=1024)
 def _check_usecase(usecase: str) -> str:
+    # Cached, as _scopes_from_text: a server sees the same few usecases and scopes in every request.
     if not usecase:
         raise ApiError(400, "the usecase must not be empty")
     if "/" in usecase or not usecase.strip(".") or _BAD_USECASE_CHAR.search(usecase):
@@ -153,6 +155,7 @@ def _check_usecase(usecase: str) -> str:
     return usecase
 
 
+@functools.lru_cache(maxsize=1024)
 def _scopes_from_text(text: str) -> Scopes:
     # Clients before 0.2.0 send an empty segment for "no scopes", later ones "_".
     if text in ("", _NO_SCOPES):

@@ -67,6 +67,9 @@ _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 # Request header names that carry object metadata; a request with none of them has no fields to read.
 _FIELD_HEADERS = ("content-type", "content-encoding", "x-sn", "x-satchel-")
 _SCOPE_HEADERS = "satchel.headers"
+_DEFAULT_CONTENT_TYPE = DEFAULT_CONTENT_TYPE.encode()
+_BARE_DISPOSITION = (b"content-disposition", b"attachment")
+_ACCEPT_RANGES = (b"accept-ranges", b"bytes")
 
 
 def request_headers(scope: MutableMapping[str, Any]) -> dict[str, str]:
@@ -249,60 +252,67 @@ def content_disposition(filename: str | None) -> str:
     return value
 
 
-def response_headers(meta: ObjectMeta) -> list[tuple[str, str]]:
-    """Return the metadata headers of a GET or HEAD answer (a.4), names lowercase, without ``content-length``.
+def response_headers(meta: ObjectMeta) -> list[tuple[bytes, bytes]]:
+    """Return the metadata headers of a GET or HEAD answer (a.4), encoded, names lowercase, without ``content-length``.
 
     Stored values that a header cannot carry (written by something other than this server) are left out, or
     replaced by the default for ``content-type``.
     """
     attributes = meta.attributes
     content_type = attributes.content_type
-    if content_type is None or not _MEDIA_TYPE.fullmatch(content_type):
-        content_type = DEFAULT_CONTENT_TYPE
-    headers = [("content-type", content_type)]
+    headers = [
+        (
+            b"content-type",
+            _DEFAULT_CONTENT_TYPE
+            if content_type is None or not _MEDIA_TYPE.fullmatch(content_type)
+            else content_type.encode("latin-1"),
+        )
+    ]
     if attributes.content_encoding and _HEADER_NAME.fullmatch(attributes.content_encoding):
-        headers.append(("content-encoding", attributes.content_encoding))
+        headers.append((b"content-encoding", attributes.content_encoding.encode()))
     policy = format_policy(attributes.expiration)
     if policy is not None:
-        headers.append(("x-sn-expiration", policy))
+        headers.append((b"x-sn-expiration", policy.encode()))
     stored_created = attributes.metadata.get(_CREATED)
     if stored_created is None or not _STORED_TIMESTAMP.fullmatch(stored_created):
         stored_created = format_timestamp(created_of(attributes, meta.last_modified))
-    headers.append(("x-sn-time-created", stored_created))
+    headers.append((b"x-sn-time-created", stored_created.encode()))
     if attributes.expires_at is not None:
-        headers.append(("x-sn-time-expires", format_timestamp(attributes.expires_at)))
+        headers.append((b"x-sn-time-expires", format_timestamp(attributes.expires_at).encode()))
     origin = origin_of(attributes)
     if origin is not None:
-        headers.append(("x-sn-origin", escape_value(origin)))
+        headers.append((b"x-sn-origin", escape_value(origin).encode()))
     filename = filename_of(attributes)
     if filename is not None:
-        headers.append(("x-sn-filename", escape_value(filename)))
-    headers.append(("x-sn-size", str(meta.size)))
+        headers.append((b"x-sn-filename", escape_value(filename).encode()))
+    headers.append((b"x-sn-size", b"%d" % meta.size))
     for name, value in custom_metadata(attributes).items():
         if _HEADER_NAME.fullmatch(name):
-            headers.append((CUSTOM_PREFIX + name.lower(), escape_value(value)))
+            headers.append(((CUSTOM_PREFIX + name.lower()).encode(), escape_value(value).encode()))
     stored_disposition = attributes.content_disposition
     if stored_disposition is not None and _HEADER_VALUE.fullmatch(stored_disposition):
-        headers.append(("content-disposition", stored_disposition))
+        headers.append((b"content-disposition", stored_disposition.encode()))
+    elif filename is None:
+        headers.append(_BARE_DISPOSITION)
     else:
-        headers.append(("content-disposition", content_disposition(filename)))
-    extras = (("content-language", attributes.content_language), ("cache-control", attributes.cache_control))
+        headers.append((b"content-disposition", content_disposition(filename).encode()))
+    extras = ((b"content-language", attributes.content_language), (b"cache-control", attributes.cache_control))
     for header, extra in extras:
         if extra is not None and _HEADER_VALUE.fullmatch(extra):
-            headers.append((header, extra))
+            headers.append((header, extra.encode()))
     # satchel's extensions, echoed exactly as stored: the standard headers above cannot tell a stored
     # "application/octet-stream" or "attachment" from the defaults, nor carry non-ASCII values.
     if attributes.content_type is not None:
-        headers.append(("x-satchel-content-type", escape_value(attributes.content_type)))
-    for header, field_name in _EXTENSIONS:
+        headers.append((b"x-satchel-content-type", escape_value(attributes.content_type).encode()))
+    for name, field_name in _EXTENSIONS:
         stored = getattr(attributes, field_name)
         if stored is not None:
-            headers.append((header, escape_value(stored)))
-    headers.append(("last-modified", http_date(meta.last_modified)))
-    headers.append(("x-satchel-last-modified", format_timestamp(meta.last_modified)))
-    headers.append(("accept-ranges", "bytes"))
+            headers.append((name.encode(), escape_value(stored).encode()))
+    headers.append((b"last-modified", http_date(meta.last_modified).encode()))
+    headers.append((b"x-satchel-last-modified", format_timestamp(meta.last_modified).encode()))
+    headers.append(_ACCEPT_RANGES)
     if meta.etag and _HEADER_VALUE.fullmatch(meta.etag):
-        headers.append(("etag", meta.etag))
+        headers.append((b"etag", meta.etag.encode()))
     return headers
 
 

@@ -43,7 +43,7 @@ from satchel.server.headers import (
     response_headers,
     to_attributes,
 )
-from satchel.server.state import RawResponse, ServerState, api_error, encode_headers, json_response
+from satchel.server.state import RawResponse, ServerState, api_error, json_response
 from satchel.types import TTI, TTL, ByteRange, CopyOptions, GetOptions, PutMode, PutResult
 
 __all__ = ["delete_object", "get_object", "patch_object", "put_object", "write_object"]
@@ -162,7 +162,7 @@ async def get_object(state: ServerState, request: Request, address: ObjectAddres
     except SatchelError as err:
         raise api_error(err) from None
     meta = result.meta
-    headers = encode_headers(response_headers(meta))
+    headers = response_headers(meta)
     compressed_at_rest = meta.attributes.compression is not None
     if head:
         if not compressed_at_rest:
