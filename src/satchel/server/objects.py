@@ -51,7 +51,7 @@ __all__ = ["delete_object", "get_object", "patch_object", "put_object", "write_o
 SMALL_BODY = 256 << 10
 """Bodies up to this size are read whole on the event loop and written in one thread hop."""
 
-_READ_HEADERS = frozenset({b"range", b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since"})
+_READ_HEADERS = frozenset({"range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"})
 _NO_CONDITIONS: dict[str, Any] = {}
 
 
@@ -134,10 +134,11 @@ async def get_object(state: ServerState, request: Request, address: ObjectAddres
     state.authorize(request, address, READ)
     key = storage_key(address)
     head = request.method == "HEAD"
-    # Most reads carry neither a range nor a condition: one pass over the header names settles both.
-    plain = _READ_HEADERS.isdisjoint([name for name, _ in request.scope["headers"]])
-    byte_range = None if head or plain else _parse_range(request.headers.get("range"))
-    conditions = _NO_CONDITIONS if plain else _read_conditions(request)
+    headers = request_headers(request.scope)
+    # Most reads carry neither a range nor a condition: one check of the header names settles both.
+    plain = _READ_HEADERS.isdisjoint(headers)
+    byte_range = None if head or plain else _parse_range(headers.get("range"))
+    conditions = _NO_CONDITIONS if plain else _read_conditions(headers)
 
     def open_object() -> tuple[GetResult, bytes | None]:
         if head:
@@ -162,25 +163,25 @@ async def get_object(state: ServerState, request: Request, address: ObjectAddres
     except SatchelError as err:
         raise api_error(err) from None
     meta = result.meta
-    headers = response_headers(meta)
+    answer = response_headers(meta)
     compressed_at_rest = meta.attributes.compression is not None
     if head:
         if not compressed_at_rest:
-            headers.append((b"content-length", b"%d" % meta.size))
-        return RawResponse(200, headers)
+            answer.append((b"content-length", b"%d" % meta.size))
+        return RawResponse(200, answer)
     status = 200
     if byte_range is not None:
         start, end = result.range
         total = "*" if compressed_at_rest else str(meta.size)
-        headers.append((b"content-range", f"bytes {start}-{end - 1}/{total}".encode()))
+        answer.append((b"content-range", f"bytes {start}-{end - 1}/{total}".encode()))
         status = 206
     if data is not None:
-        headers.append((b"content-length", b"%d" % len(data)))
-        return RawResponse(status, headers, data)
+        answer.append((b"content-length", b"%d" % len(data)))
+        return RawResponse(status, answer, data)
     if result.body.size is not None:
-        headers.append((b"content-length", b"%d" % result.body.size))
+        answer.append((b"content-length", b"%d" % result.body.size))
     response = StreamingResponse(stream_body(result.body, inline=state.inline_reads), status)
-    response.raw_headers = headers
+    response.raw_headers = answer
     return response
 
 
@@ -192,7 +193,7 @@ async def delete_object(state: ServerState, request: Request, address: ObjectAdd
     """
     state.authorize(request, address, DELETE)
     key = storage_key(address)
-    if_match = request.headers.get("if-match")
+    if_match = request_headers(request.scope).get("if-match")
     try:
         if state.inline_writes:
             state.store.delete(key, if_match=if_match)
@@ -285,8 +286,7 @@ def _write_condition(headers: Mapping[str, str]) -> tuple[PutMode, str | None]:
     return PutMode.OVERWRITE, None
 
 
-def _read_conditions(request: Request) -> dict[str, Any]:
-    headers = request.headers
+def _read_conditions(headers: Mapping[str, str]) -> dict[str, Any]:
     conditions: dict[str, Any] = {}
     if "if-match" in headers:
         conditions["if_match"] = headers["if-match"]

@@ -35,7 +35,7 @@ from satchel.server.errors import ApiError
 from satchel.server.observability import Observability
 from satchel.store import Store
 
-__all__ = ["RawResponse", "ServerState", "api_error", "encode_headers", "error_response", "json_response"]
+__all__ = ["RawResponse", "ServerState", "api_error", "error_response", "json_response"]
 
 _log = logging.getLogger("satchel.server")
 
@@ -86,8 +86,8 @@ class RawResponse(Response):
     """A whole response whose headers are already encoded, sent as two ASGI messages.
 
     Starlette's ``Response`` re-encodes and re-checks every header of every answer; the object routes build
-    their headers once, as bytes, and this sends them as they are. ``raw_headers`` must include
-    ``content-length`` (a HEAD answer gives the object's, with an empty body).
+    their headers once, as bytes, and this sends them as they are. ``raw_headers`` carry ``content-length``
+    whenever it is known (a HEAD answer gives the object's, with an empty body).
     """
 
     def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
@@ -101,11 +101,6 @@ class RawResponse(Response):
         await send({"type": "http.response.body", "body": self.body})
 
 
-def encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """Encode header names and values (ASCII by construction) for :class:`RawResponse`."""
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-
-
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _JSON_TYPE = (b"content-type", b"application/json")
 
@@ -115,7 +110,7 @@ def json_response(data: object, status: int = 200, headers: dict[str, str] | Non
     body = _JSON.encode(data).encode()
     raw = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
     if headers:
-        raw += encode_headers(list(headers.items()))
+        raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
     return RawResponse(status, raw, body)
 
 
