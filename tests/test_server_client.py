@@ -28,6 +28,7 @@ from objectstore_client.errors import ExpiryExtensionRejected, ObjectNotFound, R
 from objectstore_client.metadata import Metadata, TimeToIdle, TimeToLive
 from objectstore_client.multipart import CompletePart, MultipartCompleteError
 
+import satchel
 import servers
 from satchel.server.auth import presign_query
 
@@ -252,6 +253,50 @@ def test_extend_expiry(session: Session) -> None:
         session.extend_expiry(manual, from_now=timedelta(days=1))
     with pytest.raises(ObjectNotFound):
         session.extend_expiry("missing", from_now=timedelta(days=1))
+
+
+def _times(raw: urllib3.HTTPConnectionPool, path: str) -> tuple[str, str]:
+    response = raw.request("HEAD", path)
+    assert response.status == 200, path
+    return response.headers["x-sn-time-created"], response.headers["x-satchel-last-modified"]
+
+
+def test_a_local_store_keeps_no_creation_time_and_updates_keep_it(
+    open_server: servers.Server, session: Session, raw: urllib3.HTTPConnectionPool
+) -> None:
+    key = session.put(b"x", key="created", expiration_policy=TimeToLive(timedelta(days=1)))
+    path = urllib.parse.urlsplit(session.object_url(key)).path
+    created, modified = _times(raw, path)
+    assert created == modified  # the file's mtime is the creation time
+    stored_key = path.removeprefix("/v1/objects/").replace("=", ".").replace(";", "/").replace("/created", "")
+    with satchel.open(f"file://{open_server.extra['data']}") as store:
+        stored = store.head(f"{stored_key}/objects/created")
+    assert "sn-created" not in stored.attributes.metadata
+
+    session.extend_expiry(key, from_now=timedelta(days=5))  # rewrites the metadata in place
+    assert _times(raw, path) == (created, modified)
+
+    copy_path = path.replace("/v1/objects/", "/v1/objects:copy/").replace("/created", "/copied")
+    assert raw.request("POST", copy_path, body=b'{"source": "created"}').status == 200
+    copied_created, copied_modified = _times(raw, copy_path.replace("objects:copy", "objects"))
+    assert copied_created == created  # the copy reports its source's creation, pinned in its metadata
+    assert copied_modified != modified
+
+
+def test_other_stores_keep_the_creation_time_across_updates() -> None:
+    server = servers.start_satchel(store=f"memory://created-{secrets.token_hex(4)}")
+    try:
+        session = Client(server.endpoint).session(Usecase("attachments"), org=42, project=1)
+        key = session.put(b"x", key="created", expiration_policy=TimeToLive(timedelta(days=1)))
+        pool = urllib3.HTTPConnectionPool(server.host, server.port, retries=False)
+        path = urllib.parse.urlsplit(session.object_url(key)).path
+        created, modified = _times(pool, path)
+        session.extend_expiry(key, from_now=timedelta(days=5))  # memory replaces the entry: a new mtime
+        after_created, after_modified = _times(pool, path)
+        assert after_modified != modified
+        assert after_created == created
+    finally:
+        servers.stop(server)
 
 
 def test_expired_object_is_absent_at_once(session: Session) -> None:

@@ -77,6 +77,7 @@ def create_app(
     state.inline_writes = isinstance(bottom, MemoryBackend) or (
         isinstance(bottom, LocalBackend) and not bottom.config.fsync
     )
+    state.created_from_mtime = isinstance(bottom, LocalBackend)
     uploads = Uploads(spool_dir)
 
     async def health(request: Request) -> Response:

@@ -21,13 +21,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from satchel.errors import SatchelError
+from satchel.path import Key
 from satchel.server.addressing import ObjectAddress, logical_key, storage_key, storage_prefix
 from satchel.server.auth import READ, WRITE
 from satchel.server.bodies import read_small_body
 from satchel.server.durations import format_timestamp
 from satchel.server.errors import ApiError
+from satchel.server.headers import CREATED
 from satchel.server.state import ServerState, api_error, json_response
-from satchel.types import ObjectMeta
+from satchel.types import CopyOptions, ObjectMeta
 
 __all__ = ["copy_route", "list_route", "sign_route"]
 
@@ -122,10 +124,24 @@ async def copy_route(state: ServerState, request: Request, address: ObjectAddres
     state.authorize(request, address, WRITE)
     src, dst = storage_key(source_address), storage_key(address)
     try:
-        await anyio.to_thread.run_sync(lambda: state.store.copy(src, dst, overwrite=overwrite))
+        await anyio.to_thread.run_sync(lambda: _copy(state, src, dst, overwrite))
     except SatchelError as err:
         raise api_error(err) from None
     return json_response({"key": address.key})
+
+
+def _copy(state: ServerState, src: Key, dst: Key, overwrite: bool) -> None:
+    if not state.created_from_mtime:
+        state.store.copy(src, dst, overwrite=overwrite)
+        return
+    # The source's creation time may be only its mtime, which the copy (a new file) does not keep: pin it
+    # on the copy, as extend_expiry updates attributes, so both report the same x-sn-time-created.
+    source = state.store.head(src)
+    state.store.copy(src, dst, overwrite=overwrite)
+    attributes = source.attributes
+    if CREATED not in attributes.metadata:
+        metadata = {**attributes.metadata, CREATED: format_timestamp(source.last_modified)}
+        state.store.backend.copy(dst, dst, CopyOptions(attributes=replace(attributes, metadata=metadata)))
 
 
 async def sign_route(state: ServerState, request: Request, address: ObjectAddress) -> Response:

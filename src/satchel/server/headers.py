@@ -20,6 +20,7 @@ from satchel.server.errors import ApiError
 from satchel.types import TTI, TTL, Attributes, ObjectMeta
 
 __all__ = [
+    "CREATED",
     "ObjectFields",
     "content_disposition",
     "created_of",
@@ -41,7 +42,7 @@ CUSTOM_PREFIX = "x-snme-"
 # custom entry can never pass for one of the server's own.
 _ORIGIN = "sn-origin"
 _FILENAME = "sn-filename"
-_CREATED = "sn-created"
+CREATED = "sn-created"
 _RESERVED = "sn-"
 _ESCAPED_CUSTOM = "sn-custom-"
 # satchel's extension request headers for attributes the protocol has no header for (percent-escaped as a.5).
@@ -180,17 +181,20 @@ def fields_from_headers(headers: Mapping[str, str]) -> ObjectFields:
 _NO_FIELDS = ObjectFields()
 
 
-def to_attributes(fields: ObjectFields, created: datetime) -> Attributes:
+def to_attributes(fields: ObjectFields, created: datetime | None) -> Attributes:
     """Build the attributes stored with a new object: its fields plus the creation time.
 
-    The expiration is left out; the expiration layer stamps it from the put options.
+    With ``created`` None no creation time is stored, and the object's ``last_modified`` stands for it (see
+    :attr:`satchel.server.state.ServerState.created_from_mtime`). The expiration is left out; the expiration
+    layer stamps it from the put options.
     """
     metadata = {_stored_name(name.lower()): value for name, value in fields.custom.items()}
     if fields.origin is not None:
         metadata[_ORIGIN] = fields.origin
     if fields.filename is not None:
         metadata[_FILENAME] = fields.filename
-    metadata[_CREATED] = format_timestamp(created)
+    if created is not None:
+        metadata[CREATED] = format_timestamp(created)
     return Attributes(
         content_type=fields.content_type,
         content_encoding=fields.content_encoding,
@@ -224,7 +228,7 @@ def filename_of(attributes: Attributes) -> str | None:
 
 def created_of(attributes: Attributes, fallback: datetime) -> datetime:
     """Return the stored creation time, or ``fallback`` when there is none or it cannot be read."""
-    text = attributes.metadata.get(_CREATED)
+    text = attributes.metadata.get(CREATED)
     if text is None:
         return fallback
     try:
@@ -273,10 +277,14 @@ def response_headers(meta: ObjectMeta) -> list[tuple[bytes, bytes]]:
     policy = format_policy(attributes.expiration)
     if policy is not None:
         headers.append((b"x-sn-expiration", policy.encode()))
-    stored_created = attributes.metadata.get(_CREATED)
-    if stored_created is None or not _STORED_TIMESTAMP.fullmatch(stored_created):
-        stored_created = format_timestamp(created_of(attributes, meta.last_modified))
-    headers.append((b"x-sn-time-created", stored_created.encode()))
+    modified = format_timestamp(meta.last_modified).encode()
+    stored_created = attributes.metadata.get(CREATED)
+    if stored_created is None:
+        headers.append((b"x-sn-time-created", modified))
+    elif _STORED_TIMESTAMP.fullmatch(stored_created):
+        headers.append((b"x-sn-time-created", stored_created.encode()))
+    else:
+        headers.append((b"x-sn-time-created", format_timestamp(created_of(attributes, meta.last_modified)).encode()))
     if attributes.expires_at is not None:
         headers.append((b"x-sn-time-expires", format_timestamp(attributes.expires_at).encode()))
     origin = origin_of(attributes)
@@ -309,7 +317,7 @@ def response_headers(meta: ObjectMeta) -> list[tuple[bytes, bytes]]:
         if stored is not None:
             headers.append((name.encode(), escape_value(stored).encode()))
     headers.append((b"last-modified", http_date(meta.last_modified).encode()))
-    headers.append((b"x-satchel-last-modified", format_timestamp(meta.last_modified).encode()))
+    headers.append((b"x-satchel-last-modified", modified))
     headers.append(_ACCEPT_RANGES)
     if meta.etag and _HEADER_VALUE.fullmatch(meta.etag):
         headers.append((b"etag", meta.etag.encode()))

@@ -90,7 +90,7 @@ async def write_object(
     policy = fields.expiration if fields.expiration_given else usecase.expiration
     usecase.check_policy(policy)
     key = storage_key(address)
-    attributes = to_attributes(fields, state.clock())
+    attributes = to_attributes(fields, state.write_created())
     compress = usecase.compression if fields.content_encoding is None else None
     limit = usecase.max_object_size
     length = _content_length(request_headers(request.scope))

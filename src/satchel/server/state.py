@@ -61,6 +61,14 @@ class ServerState:
     object costs less than the hop to a worker thread (a thread hop is most of a small request's CPU)."""
     inline_writes: bool = False
     """Small writes and deletes run on the event loop too: memory, or a local folder without fsync."""
+    created_from_mtime: bool = False
+    """Writes store no creation time: the object's ``last_modified`` stands for it. Only for a local folder,
+    whose in-place metadata updates (a time-to-idle bump, ``extend_expiry``) keep the file's mtime; a copy
+    pins the source's. Saves the timestamp's encoding on every write and the metadata's decoding on every read."""
+
+    def write_created(self) -> datetime | None:
+        """Return the creation time a new object stores: now, or None when its mtime stands for it."""
+        return None if self.created_from_mtime else self.clock()
 
     def authorize(self, request: Request, address: ObjectAddress, permission: str) -> Grant | None:
         """Check that ``request`` may do ``permission`` on ``address``.

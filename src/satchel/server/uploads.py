@@ -136,7 +136,7 @@ async def _initiate(
     usecase = state.config.usecase(address.usecase)
     policy = fields.expiration if fields.expiration_given else usecase.expiration
     usecase.check_policy(policy)
-    attributes = to_attributes(fields, state.clock())
+    attributes = to_attributes(fields, state.write_created())
     compress = usecase.compression if fields.content_encoding is None else None
     options = PutOptions(attributes=attributes, compression=compress, expiration=policy)
     key = storage_key(address)
@@ -406,7 +406,7 @@ async def _commit(state: ServerState, session: _Resumable) -> None:
     usecase = state.config.usecase(session.address.usecase)
     fields = session.fields
     policy = fields.expiration if fields.expiration_given else usecase.expiration
-    attributes = to_attributes(fields, state.clock())
+    attributes = to_attributes(fields, state.write_created())
     compress = usecase.compression if fields.content_encoding is None else None
     key = storage_key(session.address)
 
