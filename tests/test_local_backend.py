@@ -171,17 +171,37 @@ def test_metadata_lives_in_one_xattr(root: Path, backend: LocalBackend) -> None:
     path = root / "a.txt"
     assert os.listxattr(path) == ["user.satchel"]
     record = xattr(path)
-    assert record["etag"] == etag
-    assert record["attrs"] == attributes.to_json()
-    assert record["size"] == 5
-    assert record["mtime"] == path.stat().st_mtime_ns
+    assert record["e"] == etag
+    assert record["a"] == attributes.to_json()
+    assert record["s"] == 5
+    assert record["m"] == path.stat().st_mtime_ns
     meta = backend.get(Key("a.txt"), GetOptions(head=True)).meta
     assert (meta.etag, meta.attributes) == (etag, attributes)
 
 
 def test_empty_attributes_are_omitted(root: Path, backend: LocalBackend) -> None:
     put(backend, "k", b"v")
-    assert "attrs" not in xattr(root / "k")
+    assert "a" not in xattr(root / "k")
+
+
+def test_a_record_without_attributes_fits_in_the_inode(root: Path, backend: LocalBackend) -> None:
+    # ext4 keeps an xattr value of up to about 64 bytes inside a 256-byte inode; a longer one takes a block.
+    put(backend, "k", b"v" * 1024)
+    assert len(os.getxattr(root / "k", "user.satchel")) <= 64
+
+
+def test_records_of_the_long_form_are_read(root: Path, backend: LocalBackend) -> None:
+    attributes = Attributes(content_type="text/plain")
+    put(backend, "k", b"v", PutOptions(attributes=attributes))
+    st = (root / "k").stat()
+    for attrs in (',"attrs":{"content_type":"text/plain"}', ""):
+        record = f'{{"etag":"abc123","size":{st.st_size},"mtime":{st.st_mtime_ns}{attrs}}}'
+        os.setxattr(root / "k", "user.satchel", record.encode())
+        meta = backend.get(Key("k"), GetOptions(head=True)).meta
+        assert (meta.etag, meta.attributes) == ("abc123", attributes if attrs else Attributes())
+    reordered = {"mtime": st.st_mtime_ns, "attrs": {"content_type": "text/plain"}, "size": st.st_size, "etag": "d4"}
+    os.setxattr(root / "k", "user.satchel", json.dumps(reordered).encode())
+    assert backend.get(Key("k"), GetOptions(head=True)).meta.etag == "d4"
 
 
 def test_every_write_mints_a_new_etag(backend: LocalBackend) -> None:
@@ -236,15 +256,15 @@ def test_a_file_edited_in_place_loses_its_stored_etag(root: Path, backend: Local
 
 
 def test_a_record_in_another_key_order_is_read(root: Path, backend: LocalBackend) -> None:
-    attributes = Attributes(content_type="text/plain", metadata={"note": ',"attrs":{}'})
+    attributes = Attributes(content_type="text/plain", metadata={"note": ',"a":{}'})
     put(backend, "k", b"v", PutOptions(attributes=attributes))
     record = xattr(root / "k")
-    assert list(record) == ["etag", "size", "mtime", "attrs"]
-    reordered = {"attrs": record["attrs"], **{k: v for k, v in record.items() if k != "attrs"}}
+    assert list(record) == ["e", "s", "m", "a"]
+    reordered = {"a": record["a"], **{k: v for k, v in record.items() if k != "a"}}
     os.setxattr(root / "k", "user.satchel", json.dumps(reordered).encode())
     meta = backend.get(Key("k"), GetOptions(head=True)).meta
-    assert (meta.etag, meta.attributes) == (record["etag"], attributes)
-    swapped = {"etag": record["etag"], "attrs": record["attrs"], "size": record["size"], "mtime": record["mtime"]}
+    assert (meta.etag, meta.attributes) == (record["e"], attributes)
+    swapped = {"e": record["e"], "a": record["a"], "s": record["s"], "m": record["m"]}
     os.setxattr(root / "k", "user.satchel", json.dumps(swapped).encode())
     assert backend.get(Key("k"), GetOptions(head=True)).meta.attributes == attributes
 
