@@ -4,6 +4,7 @@ examples, the captured wire traffic and the real client's own encoders and decod
 from __future__ import annotations
 
 import email.utils
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import unquote
 
@@ -49,6 +50,7 @@ from satchel.server.headers import (
     to_attributes,
     unescape_value,
 )
+from satchel.server.state import key_response
 from satchel.types import TTI, TTL, Attributes, ObjectMeta
 
 DAY = 86_400
@@ -905,3 +907,13 @@ def test_request_headers_keep_the_first_of_repeated_names_and_are_built_once() -
     headers = request_headers(scope)
     assert headers == {"x-snme-a": "1", "host": "h"}
     assert request_headers(scope) is headers
+
+
+@pytest.mark.parametrize("key", ["plain", "café/😀", 'quote"back\\slash', "ctl\x01\n", ""])
+def test_key_response_is_the_json_of_the_key(key: str) -> None:
+    response = key_response(key, 201, "abc")
+    assert json.loads(bytes(response.body)) == {"key": key}
+    assert response.status_code == 201
+    assert response.headers["etag"] == "abc"
+    assert response.headers["content-length"] == str(len(response.body))
+    assert response.headers["content-type"] == "application/json"

@@ -43,7 +43,7 @@ from satchel.server.headers import (
     response_headers,
     to_attributes,
 )
-from satchel.server.state import RawResponse, ServerState, api_error, json_response
+from satchel.server.state import RawResponse, ServerState, api_error, key_response
 from satchel.types import TTI, TTL, ByteRange, CopyOptions, GetOptions, PutMode, PutResult
 
 __all__ = ["delete_object", "get_object", "patch_object", "put_object", "write_object"]
@@ -65,12 +65,14 @@ async def put_object(state: ServerState, request: Request, address: ObjectAddres
     """
     headers = request_headers(request.scope)
     fields = fields_from_headers(headers)
-    if address.key is None:
-        address = replace(address, key=str(uuid.uuid4()))
+    key = address.key
+    if key is None:
+        key = str(uuid.uuid4())
+        address = replace(address, key=key)
     state.authorize(request, address, WRITE)
     mode, if_match = _write_condition(headers)
     result = await write_object(state, request, address, fields, mode, if_match)
-    return json_response({"key": address.key}, created, {"etag": result.etag} if result.etag else None)
+    return key_response(key, created, result.etag)
 
 
 async def write_object(

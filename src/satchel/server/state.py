@@ -35,7 +35,7 @@ from satchel.server.errors import ApiError
 from satchel.server.observability import Observability
 from satchel.store import Store
 
-__all__ = ["RawResponse", "ServerState", "api_error", "error_response", "json_response"]
+__all__ = ["RawResponse", "ServerState", "api_error", "error_response", "json_response", "key_response"]
 
 _log = logging.getLogger("satchel.server")
 
@@ -119,6 +119,16 @@ def json_response(data: object, status: int = 200, headers: dict[str, str] | Non
     raw = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
     if headers:
         raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+    return RawResponse(status, raw, body)
+
+
+def key_response(key: str, status: int = 200, etag: str | None = None) -> Response:
+    """Return ``{"key": key}``, the answer to a write, with the object's ``etag`` header when given."""
+    # Encoding a lone string takes the JSON encoder's fast path; a dict builds a new encoder per call.
+    body = b'{"key":%s}' % _JSON.encode(key).encode()
+    raw = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
+    if etag:
+        raw.append((b"etag", etag.encode("latin-1")))
     return RawResponse(status, raw, body)
 
 
