@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import servers
+from satchel.server.app import SWEEP_SHARE, sweep_delay
 
 
 def test_health_answers_within_a_second_of_launch(tmp_path: Path) -> None:
@@ -86,6 +87,12 @@ def test_a_stop_finishes_the_writes_in_flight(tmp_path: Path, signum: int) -> No
         assert stored.read_bytes() == b"z" * 65536 * 20
     finally:
         servers.stop(server)
+
+
+@pytest.mark.parametrize(("last_sweep", "delay"), [(0.0, 60.0), (1.0, 60.0), (3.0, 60.0), (10.0, 190.0)])
+def test_a_long_sweep_waits_longer_for_the_next(last_sweep: float, delay: float) -> None:
+    assert sweep_delay(60.0, last_sweep) == pytest.approx(delay)
+    assert last_sweep / (last_sweep + sweep_delay(60.0, last_sweep)) <= SWEEP_SHARE + 1e-9
 
 
 def test_the_sweeper_deletes_expired_objects(tmp_path: Path) -> None:

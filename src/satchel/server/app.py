@@ -151,9 +151,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+SWEEP_SHARE = 0.05
+"""The most of the server's time the expiry sweeper may take: a sweep lists the whole store, holding the GIL
+for most of it, and expired objects are absent to clients whether or not it has run."""
+
+
+def sweep_delay(interval: float, last_sweep: float) -> float:
+    """Return how long to wait before the next sweep: ``interval``, or longer when the last one took more than
+    :data:`SWEEP_SHARE` of that."""
+    return max(interval, last_sweep / SWEEP_SHARE - last_sweep)
+
+
 async def _sweep_forever(state: ServerState, uploads: Uploads, interval: float) -> None:
+    took = 0.0
     while True:
-        await anyio.sleep(interval)
+        await anyio.sleep(sweep_delay(interval, took))
+        started = time.monotonic()
         try:
             deleted = await anyio.to_thread.run_sync(state.store.sweep)
         except SatchelError as err:
@@ -162,6 +175,7 @@ async def _sweep_forever(state: ServerState, uploads: Uploads, interval: float) 
             if deleted:
                 state.observability.expired.inc(deleted)
                 _log.info("expiry sweep deleted %d objects", deleted)
+        took = time.monotonic() - started
         await anyio.to_thread.run_sync(uploads.discard_idle)
 
 
