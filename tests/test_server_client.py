@@ -212,6 +212,25 @@ def test_range_of_a_server_compressed_object(open_server: servers.Server, raw: u
     assert response.data == b"234"
 
 
+def test_head_of_an_object_compressed_at_rest_gives_no_length(tmp_path: Path) -> None:
+    # Its stored size is not what a client receives (decompressed), so HEAD names no length: not even 0.
+    config = tmp_path / "satchel.toml"
+    config.write_text('[usecases.zipped]\ncompression = "zstd"\n')
+    server = servers.start_satchel("--config", str(config))
+    try:
+        session = Client(server.endpoint).session(Usecase("zipped"), org=1)
+        data = b"compressible " * 1000
+        session.put(data, key="z", compress="none")
+        pool = urllib3.HTTPConnectionPool(server.host, server.port, retries=False)
+        path = urllib.parse.urlsplit(session.object_url("z")).path
+        head = pool.request("HEAD", path)
+        assert head.status == 200
+        assert "content-length" not in head.headers
+        assert pool.request("GET", path).data == data
+    finally:
+        servers.stop(server)
+
+
 def test_response_headers_are_lowercase_and_complete(session: Session, raw: urllib3.HTTPConnectionPool) -> None:
     session.put(b"abc", key="h", compress="none", filename="a/b.txt", expiration_policy=TimeToLive(timedelta(days=1)))
     path = urllib.parse.urlsplit(session.object_url("h")).path

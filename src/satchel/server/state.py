@@ -115,20 +115,19 @@ _JSON_TYPE = (b"content-type", b"application/json")
 
 def json_response(data: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """Return a compact JSON response with ``headers`` added."""
-    body = _JSON.encode(data).encode()
-    raw = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
-    if headers:
-        raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-    return RawResponse(status, raw, body)
+    return _json_answer(_JSON.encode(data).encode(), status, headers)
 
 
 def key_response(key: str, status: int = 200, etag: str | None = None) -> Response:
     """Return ``{"key": key}``, the answer to a write, with the object's ``etag`` header when given."""
     # Encoding a lone string takes the JSON encoder's fast path; a dict builds a new encoder per call.
-    body = b'{"key":%s}' % _JSON.encode(key).encode()
+    return _json_answer(b'{"key":%s}' % _JSON.encode(key).encode(), status, {"etag": etag} if etag else None)
+
+
+def _json_answer(body: bytes, status: int, headers: dict[str, str] | None) -> Response:
     raw = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
-    if etag:
-        raw.append((b"etag", etag.encode("latin-1")))
+    if headers:
+        raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
     return RawResponse(status, raw, body)
 
 
