@@ -113,6 +113,7 @@ def _run_uvicorn(config_path: str | None, overrides: dict[str, object]) -> None:
 
     from satchel.server.config import load_config
     from satchel.server.main import build_app
+    from satchel.server.uvicorn_body import BodyChunkProtocol
 
     config = load_config(config_path, overrides=overrides)
     uvicorn.run(
@@ -120,7 +121,7 @@ def _run_uvicorn(config_path: str | None, overrides: dict[str, object]) -> None:
         host=config.host,
         port=config.port,
         loop="uvloop",
-        http="httptools",
+        http=BodyChunkProtocol,
         log_level=config.log_level,
         access_log=False,
         timeout_graceful_shutdown=30,

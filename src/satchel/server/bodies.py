@@ -1,9 +1,10 @@
 """Request and response bodies, streamed between the event loop and the worker threads that run the Store.
 
 The Store is synchronous, so every object write runs in a worker thread. :class:`RequestReader` is the
-request body seen from that thread as a plain ``read(n)`` stream: each call hops back to the event loop for
-the next chunks, gathering up to ``n`` bytes per hop so that a large upload costs a few hundred hops, not one
-per network chunk. Nothing holds more than one read's worth of the body.
+request body seen from that thread as a plain ``read(n)`` stream: it hops back to the event loop for the next
+chunks, up to 1 MiB per hop, so that a large upload costs a few hundred hops, not one per network chunk, and
+the loop gathers the next MiB while the thread writes the last. Nothing holds more than two hops' worth of the
+body.
 
 :func:`stream_body` does the reverse for responses: it reads the Store's body in a worker thread, one large
 chunk at a time, and closes it however the response ends (a client that disconnects included).
@@ -11,10 +12,12 @@ chunk at a time, and closes it however the response ends (a client that disconne
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+from collections import deque
 from collections.abc import AsyncIterator
 
 import anyio
-import anyio.from_thread
 import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 
@@ -26,6 +29,9 @@ __all__ = ["READ_SIZE", "ClientGone", "RequestReader", "read_small_body", "strea
 READ_SIZE = 1 << 20
 """How many bytes a worker thread asks for (and a response sends) at a time."""
 
+# The chunks one hop gathered, and whether the body ended with them.
+_Gathered = tuple[list[bytes], bool]
+
 
 class ClientGone(Exception):
     """The client disconnected before its request body ended; the write it started is abandoned."""
@@ -33,6 +39,11 @@ class ClientGone(Exception):
 
 class RequestReader:
     """The body of ``request`` as a synchronous stream, to be read from a worker thread only.
+
+    Each hop to the event loop gathers up to :data:`READ_SIZE` bytes of chunks, and the next hop starts as soon
+    as one returns, so the loop receives while the thread writes. A read returns at most one chunk as it
+    arrived, uncopied. Use it as an ``async with`` block on the loop: leaving the block stops a read-ahead that
+    nobody will consume (the writer failed before the body's end).
 
     Args:
         request: the Starlette request whose body is read.
@@ -45,25 +56,42 @@ class RequestReader:
         self._chunks = request.stream()
         self._limit = limit
         self._expected = expected
+        self._loop = asyncio.get_running_loop()
+        # Owned by the worker thread: what arrived and is not read yet, and whether the body has ended.
         self._pending = Remainder()
+        self._queue: deque[bytes] = deque()
         self._done = False
+        self._ahead: concurrent.futures.Future[_Gathered] | None = None
+        # Touched on the loop only: the task of the latest hop, which leaving the block stops.
+        self._task: asyncio.Task[_Gathered] | None = None
         self.received = 0
 
-    async def _gather(self, size: int) -> bytes:
+    async def __aenter__(self) -> RequestReader:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # The thread started its last hop before it returned, and the loop runs callbacks in the order they
+        # came: that hop's task exists by now. Waiting for it raises nothing but this task's own cancellation.
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+
+    async def _gather(self, size: int) -> _Gathered:
+        """Receive chunks until ``size`` bytes or the body's end; return them and whether the body ended."""
         parts: list[bytes] = []
         have = 0
-        while have < size and not self._done:
+        while have < size:
             try:
                 chunk = await self._chunks.__anext__()
             except StopAsyncIteration:
-                self._done = True
-                break
+                return parts, True
             except ClientDisconnect:
                 raise ClientGone("the client disconnected during the upload") from None
             if chunk:
                 parts.append(chunk)
                 have += len(chunk)
-        return b"".join(parts)
+        return parts, False
 
     def read(self, size: int = -1, /) -> bytes:
         """Return up to ``size`` bytes (all that is left for a negative size); ``b""`` at the end.
@@ -72,19 +100,47 @@ class RequestReader:
             ApiError: 413, the body is longer than the limit.
             ClientGone: the client went away.
         """
-        want = size if size >= 0 else 1 << 62
-        if not self._pending and not self._done:
-            gathered = anyio.from_thread.run(self._gather, min(want, READ_SIZE) if size >= 0 else READ_SIZE)
-            self._count(len(gathered))
-            self._pending = Remainder(gathered)
         if size < 0:
-            parts = [self._pending.take(-1)]
+            parts = [self._pending.take(-1), *self._queue]
+            self._queue.clear()
             while not self._done:
-                chunk = anyio.from_thread.run(self._gather, READ_SIZE)
-                self._count(len(chunk))
-                parts.append(chunk)
+                parts.extend(self._hop())
             return b"".join(parts)
-        return self._pending.take(want)
+        while not self._pending:
+            if self._queue:
+                self._pending = Remainder(self._queue.popleft())
+            elif self._done:
+                return b""
+            else:
+                self._queue.extend(self._hop())
+        return self._pending.take(size)
+
+    def _hop(self) -> list[bytes]:
+        ahead, self._ahead = self._ahead, None
+        parts, self._done = (ahead or self._start_hop()).result()
+        self._count(sum(map(len, parts)))
+        if not self._done:
+            self._ahead = self._start_hop()
+        return parts
+
+    def _start_hop(self) -> concurrent.futures.Future[_Gathered]:
+        """Have the loop gather the next chunks in a task of its own; the future tells this thread the outcome."""
+        outcome: concurrent.futures.Future[_Gathered] = concurrent.futures.Future()
+
+        def settle(task: asyncio.Task[_Gathered]) -> None:
+            if task.cancelled():
+                outcome.cancel()
+            elif (error := task.exception()) is not None:
+                outcome.set_exception(error)
+            else:
+                outcome.set_result(task.result())
+
+        def start() -> None:
+            self._task = self._loop.create_task(self._gather(READ_SIZE))
+            self._task.add_done_callback(settle)
+
+        self._loop.call_soon_threadsafe(start)
+        return outcome
 
     def _count(self, n: int) -> None:
         self.received += n

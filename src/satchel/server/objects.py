@@ -121,8 +121,8 @@ async def write_object(
             if state.inline_writes:
                 return put(data)
             return await anyio.to_thread.run_sync(put, data)
-        reader = RequestReader(request, limit, length)
-        return await anyio.to_thread.run_sync(put, reader)
+        async with RequestReader(request, limit, length) as reader:
+            return await anyio.to_thread.run_sync(put, reader)
     except SatchelError as err:
         raise api_error(err) from None
 

@@ -373,9 +373,9 @@ async def _put_chunk(
             raise ApiError(
                 409, "the offset does not match the server's", headers={"upload-offset": str(session.offset)}
             )
-        reader = RequestReader(request, session.length - session.offset)
         try:
-            await anyio.to_thread.run_sync(_append, session, reader)
+            async with RequestReader(request, session.length - session.offset) as reader:
+                await anyio.to_thread.run_sync(_append, session, reader)
         except ApiError as err:
             if err.status == 413:
                 raise ApiError(400, "the chunk runs past Upload-Length") from None
