@@ -2,7 +2,8 @@
 
 nginx's WebDAV is the ceiling; Azurite (with an account SAS in the query string) and moto (unsigned path-style
 requests) are the emulators the tests already use; ``satchel serve`` is started once per ASGI engine. The ASGI
-floor (``_floor_app.py`` under uvicorn) shows how far any app under uvicorn can go on the machine.
+floor (``_floor_app.py`` under uvicorn) shows how far any app under uvicorn can go on the machine; the file floor
+(``_file_floor_app.py``) how far one that makes satchel's local-folder system calls can.
 """
 
 from __future__ import annotations
@@ -70,15 +71,24 @@ def start_nginx() -> Contender:
 
 def start_floor() -> Contender:
     """A bare ASGI app under uvicorn (``bench/_floor_app.py``), configured as ``satchel serve`` runs uvicorn."""
+    return _start_uvicorn_app("asgi-floor", "_floor_app")
+
+
+def start_file_floor() -> Contender:
+    """satchel's local-folder system calls in a bare ASGI app under uvicorn (``bench/_file_floor_app.py``)."""
+    return _start_uvicorn_app("file-floor", "_file_floor_app")
+
+
+def _start_uvicorn_app(name: str, module: str) -> Contender:
     port = servers.free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="asgi-floor-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     argv = [
         sys.executable,
         "-m",
         "uvicorn",
         "--app-dir",
         str(Path(__file__).resolve().parent),
-        "_floor_app:app",
+        f"{module}:app",
         "--host",
         servers.HOST,
         "--port",
@@ -94,7 +104,7 @@ def start_floor() -> Contender:
         "--log-level",
         "warning",
     ]
-    return Contender("asgi-floor", _start_healthy("asgi-floor", argv, workdir, port), "/bench/")
+    return Contender(name, _start_healthy(name, argv, workdir, port), "/bench/")
 
 
 def start_moto() -> Contender:

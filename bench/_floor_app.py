@@ -17,11 +17,8 @@ _LAST_MODIFIED = b"Sun, 22 Nov 2026 00:00:00 GMT"
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Answer ``/health``, PUT and GET of any path; lifespan events are acknowledged."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
+        await lifespan(receive, send)
+        return
     path, method = scope["path"], scope["method"]
     if method == "PUT":
         chunks = []
@@ -31,17 +28,27 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if not message.get("more_body"):
                 break
         _objects[path] = b"".join(chunks)
-        await _answer(send, 200, b"application/json", b'{"key":"%s"}' % path.rpartition("/")[2].encode())
+        await answer(send, 200, b"application/json", b'{"key":"%s"}' % path.rpartition("/")[2].encode())
         return
     data = b"OK" if path == "/health" else _objects.get(path)
     if data is None:
-        await _answer(send, 404, b"application/json", b'{"detail":"no such object"}')
+        await answer(send, 404, b"application/json", b'{"detail":"no such object"}')
         return
     etag = b'"%x"' % (hash(data) & 0xFFFFFFFF)
-    await _answer(send, 200, b"application/octet-stream", data, [(b"etag", etag), (b"last-modified", _LAST_MODIFIED)])
+    await answer(send, 200, b"application/octet-stream", data, [(b"etag", etag), (b"last-modified", _LAST_MODIFIED)])
 
 
-async def _answer(send: Any, status: int, content_type: bytes, body: bytes, extra: list[Any] | None = None) -> None:
+async def lifespan(receive: Any, send: Any) -> None:
+    """Acknowledge the lifespan events until shutdown."""
+    while True:
+        message = await receive()
+        await send({"type": message["type"] + ".complete"})
+        if message["type"] == "lifespan.shutdown":
+            return
+
+
+async def answer(send: Any, status: int, content_type: bytes, body: bytes, extra: list[Any] | None = None) -> None:
+    """Send a whole answer: ``content-type``, ``content-length``, the ``extra`` headers and ``body``."""
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -6,9 +6,11 @@ Debian's nginx with ``dav_methods PUT`` as the ceiling (installed with apt if mi
 satchel contenders, leaving the other core to the client; see ``bench/_nginx.py``), and the emulators the tests
 use, Azurite and moto (``tests/servers.py``), for orientation. ``asgi-floor`` is a bare ASGI app under uvicorn
 that keeps objects in a dict (``bench/_floor_app.py``): no app under uvicorn can beat it, so its ratios show how
-much of each target uvicorn and the client leave to any app on this machine. One lean client drives them all from this
-process: ``http.client`` with a keep-alive connection per thread, which costs about half the client CPU of
-urllib3's pool per 1 KiB request against nginx.
+much of each target uvicorn and the client leave to any app on this machine. ``file-floor``
+(``bench/_file_floor_app.py``) makes the system calls of satchel's local folder and nothing else: the distance
+from it to satchel is satchel's own Python. One lean client drives them all from this process:
+``http.client`` with a keep-alive connection per thread, which costs about half the client CPU of urllib3's
+pool per 1 KiB request against nginx.
 
 Workloads: 1 KiB PUT, then GET of the same keys, with 1 and 8 client threads; one 256 MiB PUT (a bytes object
 sent with one ``sendall``) and GET (read with ``readinto`` into one reused buffer; size and samples checked).
@@ -46,7 +48,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import _process
 import servers
-from _contenders import Contender, probe, start_azurite, start_floor, start_moto, start_nginx, start_satchel
+from _contenders import (
+    Contender,
+    probe,
+    start_azurite,
+    start_file_floor,
+    start_floor,
+    start_moto,
+    start_nginx,
+    start_satchel,
+)
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -281,7 +292,7 @@ def main() -> None:
                 satchels.append(start_satchel(engine))
             except servers.ServerFailed as exc:
                 raise SystemExit(f"satchel serve --engine {engine} could not start:\n{exc}") from None
-        for start in (start_nginx, start_floor, start_azurite, start_moto):
+        for start in (start_nginx, start_floor, start_file_floor, start_azurite, start_moto):
             peers.append(start())  # noqa: PERF401 -- one at a time, so `finally` stops those that did start
         contenders = peers + satchels
         for contender in contenders:
