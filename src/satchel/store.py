@@ -136,7 +136,7 @@ class Store:
             put_mode = PutMode.UPDATE
         if (
             put_mode is PutMode.OVERWRITE
-            and metadata is None
+            and not metadata
             and content_type is None
             and expires is None
             and compress is None
