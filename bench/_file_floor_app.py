@@ -18,7 +18,7 @@ import os
 import time
 from typing import Any
 
-from _floor_app import answer, lifespan
+from _floor_app import answer, lifespan, read_body
 
 _ROOT = os.path.abspath("data")  # in the folder the server runs in
 os.makedirs(f"{_ROOT}/.staging", exist_ok=True)
@@ -41,13 +41,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     key = path.lstrip("/")
     if method == "PUT":
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        _put(key, b"".join(chunks))
+        _put(key, await read_body(receive))
         await answer(send, 200, b"application/json", b'{"key":"%s"}' % key.rpartition("/")[2].encode())
         return
     try:

@@ -21,13 +21,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     path, method = scope["path"], scope["method"]
     if method == "PUT":
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        _objects[path] = b"".join(chunks)
+        _objects[path] = await read_body(receive)
         await answer(send, 200, b"application/json", b'{"key":"%s"}' % path.rpartition("/")[2].encode())
         return
     data = b"OK" if path == "/health" else _objects.get(path)
@@ -36,6 +30,16 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     etag = b'"%x"' % (hash(data) & 0xFFFFFFFF)
     await answer(send, 200, b"application/octet-stream", data, [(b"etag", etag), (b"last-modified", _LAST_MODIFIED)])
+
+
+async def read_body(receive: Any) -> bytes:
+    """Receive a whole request body."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 async def lifespan(receive: Any, send: Any) -> None:
