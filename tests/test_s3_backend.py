@@ -10,9 +10,11 @@ scope and expiry are verified by :func:`presign_problem`, an independent SigV4 c
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
+import http.server
 import io
 import os
 import secrets
@@ -23,7 +25,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import boto3  # type: ignore[import-untyped]
@@ -408,3 +410,66 @@ def test_large_conditional_write_is_refused_not_buffered(store: satchel.Store) -
     assert not store.exists(key)
     store.put(key, _Pattern(9 << 20), mode="create")  # above the multipart threshold, within the limit
     assert store.head(key).size == 9 << 20
+
+
+# --- upload checksums -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "recorded"),
+    [({}, "ChecksumSHA256"), ({"checksum": "crc64nvme"}, "ChecksumCRC64NVME"), ({"checksum": "none"}, None)],
+)
+def test_multipart_upload_carries_the_chosen_checksum(
+    moto_server: servers.Server, bucket: str, option: dict[str, str], recorded: str | None
+) -> None:
+    # moto records the checksum of a multipart upload whose parts carried one, and answers it on request.
+    store = _open(moto_server, bucket, **option)
+    store.put("sum/large", os.urandom(20 << 20))
+    head = _client(moto_server.endpoint).head_object(Bucket=bucket, Key="sum/large", ChecksumMode="ENABLED")
+    checksums = sorted(name for name in head if name.startswith("Checksum") and name != "ChecksumType")
+    assert checksums == ([] if recorded is None else [recorded])
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers every PUT as S3 does, keeping the request headers: what obstore puts on the wire."""
+
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        type(self).seen.append({name.lower(): value for name, value in self.headers.items()})
+        self.send_response(200)
+        self.send_header("ETag", '"0123456789abcdef"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("checksum", ["sha256", "none"])
+def test_single_put_carries_a_sha256_of_its_bytes(checksum: str) -> None:
+    server = http.server.ThreadingHTTPServer((servers.HOST, 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _Recorder.seen = []
+        endpoint = f"http://{servers.HOST}:{server.server_address[1]}"
+        store = satchel.Store(
+            S3Backend.from_config(
+                S3Config("any-bucket", endpoint, "us-east-1", "testing", Secret("testing"), checksum=checksum)
+            )
+        )
+        data = os.urandom(1000)
+        store.put("sum/small", data)
+    finally:
+        server.shutdown()
+        server.server_close()
+    (headers,) = _Recorder.seen
+    expected = base64.b64encode(hashlib.sha256(data).digest()).decode() if checksum == "sha256" else None
+    assert headers.get("x-amz-checksum-sha256") == expected
+
+
+def test_unknown_checksum_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="checksum"):
+        S3Config(bucket="b", checksum="md5")
+    assert S3Config(bucket="b", checksum="SHA256").checksum == "sha256"

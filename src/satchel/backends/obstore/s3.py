@@ -62,6 +62,9 @@ S3_CAPABILITIES = Capabilities(
 )
 
 
+_CHECKSUMS = ("sha256", "crc64nvme", "none")
+
+
 @dataclass(frozen=True)
 class S3Config:
     """Options of ``s3://`` URLs.
@@ -83,6 +86,9 @@ class S3Config:
         timeout: seconds a request may take in total.
         connect_timeout: seconds a connection may take to open.
         max_retries: retries of obstore itself on connection errors, throttling and 5xx replies.
+        checksum: the checksum sent with every upload (each part of a multipart one) for the service to verify
+            before it stores the bytes: ``sha256`` (the default), ``crc64nvme``, or ``none`` for S3-compatible
+            services that refuse checksum headers.
     """
 
     bucket: str
@@ -101,8 +107,13 @@ class S3Config:
     timeout: float = 60.0
     connect_timeout: float = 5.0
     max_retries: int = 3
+    checksum: str = "sha256"
 
     def __post_init__(self) -> None:
+        checksum = self.checksum.lower()
+        if checksum not in _CHECKSUMS:
+            raise ConfigError(f"checksum must be one of {', '.join(_CHECKSUMS)}, got {self.checksum!r}", backend="s3")
+        object.__setattr__(self, "checksum", checksum)
         for name in ("secret_access_key", "session_token"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Secret):
@@ -146,6 +157,8 @@ class S3Backend(ObstoreBackend):
             options["session_token"] = config.session_token.reveal()
         if config.skip_signature:
             options["skip_signature"] = True
+        if config.checksum != "none":
+            options["checksum_algorithm"] = config.checksum.upper()
         allow_http = config.allow_http
         if allow_http is None:
             allow_http = endpoint is not None and endpoint.startswith("http://")
