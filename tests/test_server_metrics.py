@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
+import pytest
+import urllib3
 from prometheus_client.parser import text_string_to_metric_families
 
+import servers
 from satchel.server.observability import Observability
 
 OBJECT = "/v1/objects/{usecase}/{scopes}/{key}"
@@ -60,3 +66,50 @@ def test_two_apps_keep_their_own_counts() -> None:
     assert not any(name == "satchel_requests_total" for name, _ in untouched)
     assert untouched["satchel_objects_expired_total", ()] == 0
     assert untouched["satchel_bytes_sent_total", ()] == 0
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[servers.Server]:
+    running = servers.start_satchel()
+    yield running
+    servers.stop(running)
+
+
+def scraped(pool: urllib3.HTTPConnectionPool) -> tuple[dict[tuple[str, tuple[tuple[str, str], ...]], float], int]:
+    """Every sample ``/metrics`` of a running server exposes, by name and sorted labels; and the answer's size."""
+    text = pool.request("GET", "/metrics").data.decode()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    return samples, len(text)
+
+
+def test_a_server_counts_the_bytes_and_statuses_of_every_kind_of_answer(server: servers.Server) -> None:
+    pool = urllib3.HTTPConnectionPool(server.host, server.port, retries=False)
+    base = "/v1/objects/attachments/_/"
+    small, large = os.urandom(1000), os.urandom(300 << 10)  # read whole on the loop, and streamed both ways
+    before, scrape = scraped(pool)
+    assert pool.request("PUT", base + "small", body=small).status == 200
+    chunked = pool.urlopen("PUT", base + "large", body=iter([large[:1000], large[1000:]]), chunked=True)
+    assert chunked.status == 200
+    assert pool.request("GET", base + "small").data == small
+    assert pool.request("GET", base + "large").data == large
+    missing = pool.request("GET", base + "missing")
+    refused = pool.request("PUT", base + "refused", body=b"x" * 77, headers={"Content-Encoding": "gzip"})
+    after, _ = scraped(pool)
+
+    def grew(name: str, labels: tuple[tuple[str, str], ...] = ()) -> float:
+        return after[name, labels] - before.get((name, labels), 0.0)
+
+    written = len(b'{"key":"small"}') + len(b'{"key":"large"}')
+    assert grew("satchel_bytes_received_total") == len(small) + len(large) + 77  # a refused body is drained
+    # The first scrape's own answer is counted once it is sent, after its figures were taken.
+    answers = written + len(small) + len(large) + len(missing.data) + len(refused.data)
+    assert grew("satchel_bytes_sent_total") == scrape + answers
+    route = ("route", OBJECT)
+    assert grew("satchel_requests_total", (("method", "PUT"), route, ("status", "200"))) == 2
+    assert grew("satchel_requests_total", (("method", "GET"), route, ("status", "200"))) == 2
+    assert grew("satchel_requests_total", (("method", "GET"), route, ("status", "404"))) == 1
+    assert grew("satchel_requests_total", (("method", "PUT"), route, ("status", "400"))) == 1

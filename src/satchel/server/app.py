@@ -32,9 +32,9 @@ from satchel.backends.local import LocalBackend
 from satchel.backends.memory import MemoryBackend
 from satchel.errors import SatchelError
 from satchel.server.auth import Authenticator, AuthKey, LinkSigner
-from satchel.server.bodies import ClientGone
+from satchel.server.bodies import ClientGone, received_bytes
 from satchel.server.config import ServerConfig
-from satchel.server.dispatch import ObjectRoutes, api_error_answer, client_gone_answer, storage_error_answer
+from satchel.server.dispatch import ObjectRoutes, answered, api_error_answer, client_gone_answer, storage_error_answer
 from satchel.server.errors import ApiError
 from satchel.server.observability import CONTENT_TYPE_LATEST, Observability
 from satchel.server.state import ServerState, error_response
@@ -201,6 +201,15 @@ class _Guard:
             return
         observability.in_flight += 1
         started = time.perf_counter()
+        if scope["path"].startswith("/v1/") and scope["method"] in _METHODS:
+            # The object routes count what they answer themselves: wrapping receive and send in counting
+            # coroutines cost several percent of a small request's CPU.
+            try:
+                await self.objects(scope, receive, send)
+            finally:
+                status, sent = answered(scope)
+                self._record(scope, started, status, received_bytes(scope), sent)
+            return
         status = 500
         sent = received = 0
 
@@ -219,15 +228,23 @@ class _Guard:
                 sent += len(message.get("body", b""))
             await send(message)
 
-        target = self.objects if scope["path"].startswith("/v1/") and scope["method"] in _METHODS else self.app
         try:
-            await target(scope, counting_receive, counting_send)
+            await self.app(scope, counting_receive, counting_send)
         finally:
-            observability.in_flight -= 1
-            route = _route_template(scope)
-            observability.record(
-                route, scope["method"], scope["path"], status, received, sent, time.perf_counter() - started
-            )
+            self._record(scope, started, status, received, sent)
+
+    def _record(self, scope: Scope, started: float, status: int, received: int, sent: int) -> None:
+        observability = self.observability
+        observability.in_flight -= 1
+        observability.record(
+            _route_template(scope),
+            scope["method"],
+            scope["path"],
+            status,
+            received,
+            sent,
+            time.perf_counter() - started,
+        )
 
 
 async def _answer(scope: Scope, receive: Receive, send: Send, error: ApiError) -> None:

@@ -14,17 +14,28 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 
 import anyio
 import anyio.to_thread
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
+from starlette.types import Scope
 
 from satchel.body import Body, Remainder
 from satchel.server.errors import ApiError
 
-__all__ = ["READ_SIZE", "ClientGone", "RequestReader", "read_small_body", "stream_body"]
+__all__ = [
+    "READ_SIZE",
+    "ClientGone",
+    "RequestReader",
+    "drain",
+    "read_small_body",
+    "receive_chunk",
+    "received_bytes",
+    "stream_body",
+]
 
 READ_SIZE = 1 << 20
 """How many bytes a worker thread asks for (and a response sends) at a time."""
@@ -35,6 +46,50 @@ _Gathered = tuple[list[bytes], bool]
 
 class ClientGone(Exception):
     """The client disconnected before its request body ended; the write it started is abandoned."""
+
+
+# Kept in the ASGI scope: the body bytes received so far (for metrics), and whether the body has ended.
+_RECEIVED = "satchel.received"
+_ENDED = "satchel.body_ended"
+
+
+async def receive_chunk(request: Request) -> tuple[bytes, bool]:
+    """Receive the next piece of ``request``'s body: its bytes, and whether more follow.
+
+    Every reader of a body goes through here rather than through Starlette's ``Request.stream``, an async
+    generator that costs more than a small body's whole read; the count of bytes received is kept for the
+    metrics (:func:`received_bytes`). After the end it returns ``(b"", False)`` without waiting.
+
+    Raises:
+        ClientGone: the client disconnected before the body's end.
+    """
+    scope = request.scope
+    if _ENDED in scope:
+        return b"", False
+    message = await request.receive()
+    if message["type"] != "http.request":
+        scope[_ENDED] = True
+        raise ClientGone("the client disconnected during the upload")
+    body: bytes = message.get("body", b"")
+    more: bool = message.get("more_body", False)
+    scope[_RECEIVED] = scope.get(_RECEIVED, 0) + len(body)
+    if not more:
+        scope[_ENDED] = True
+    return body, more
+
+
+def received_bytes(scope: Scope) -> int:
+    """Return how many body bytes the readers of this module received for the request of ``scope``."""
+    received: int = scope.get(_RECEIVED, 0)
+    return received
+
+
+async def drain(request: Request) -> None:
+    """Receive and drop what is left of ``request``'s body; a client gone away ends it quietly."""
+    more = True
+    with contextlib.suppress(ClientGone):
+        while more:
+            _, more = await receive_chunk(request)
 
 
 class RequestReader:
@@ -53,7 +108,7 @@ class RequestReader:
     """
 
     def __init__(self, request: Request, limit: int | None, expected: int | None = None) -> None:
-        self._chunks = request.stream()
+        self._request = request
         self._limit = limit
         self._expected = expected
         self._loop = asyncio.get_running_loop()
@@ -82,15 +137,12 @@ class RequestReader:
         parts: list[bytes] = []
         have = 0
         while have < size:
-            try:
-                chunk = await self._chunks.__anext__()
-            except StopAsyncIteration:
-                return parts, True
-            except ClientDisconnect:
-                raise ClientGone("the client disconnected during the upload") from None
+            chunk, more = await receive_chunk(self._request)
             if chunk:
                 parts.append(chunk)
                 have += len(chunk)
+            if not more:
+                return parts, True
         return parts, False
 
     def read(self, size: int = -1, /) -> bytes:
@@ -157,16 +209,19 @@ async def read_small_body(request: Request, limit: int | None) -> bytes:
         ApiError: 413, the body is longer than ``limit``.
         ClientGone: the client went away.
     """
-    parts: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if limit is not None and size > limit:
-                raise ApiError(413, f"the request body is larger than allowed ({limit} bytes)")
-            parts.append(chunk)
-    except ClientDisconnect:
-        raise ClientGone("the client disconnected during the upload") from None
+    body, more = await receive_chunk(request)
+    if not more:
+        if limit is not None and len(body) > limit:
+            raise ApiError(413, f"the request body is larger than allowed ({limit} bytes)")
+        return body
+    parts = [body]
+    size = len(body)
+    while more:
+        chunk, more = await receive_chunk(request)
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise ApiError(413, f"the request body is larger than allowed ({limit} bytes)")
+        parts.append(chunk)
     return b"".join(parts)
 
 

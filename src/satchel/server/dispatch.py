@@ -7,31 +7,55 @@ about a third of a small request's CPU; its errors are answered exactly as the a
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from satchel.errors import SatchelError
 from satchel.server.addressing import parse_path
-from satchel.server.bodies import ClientGone
+from satchel.server.bodies import ClientGone, drain
 from satchel.server.errors import ApiError
 from satchel.server.extensions import copy_route, list_route, sign_route
 from satchel.server.objects import delete_object, get_object, patch_object, put_object
 from satchel.server.state import ServerState, error_response
 from satchel.server.uploads import Uploads, multipart_route, resumable_route
 
-__all__ = ["ObjectRoutes", "api_error_answer", "client_gone_answer", "storage_error_answer"]
+__all__ = ["ObjectRoutes", "answered", "api_error_answer", "client_gone_answer", "storage_error_answer"]
 
 _log = logging.getLogger("satchel.server")
 _PREFIX = len("/v1/")
 _NO_QUERY: dict[str, str] = {}
 
 
+# Left in the ASGI scope for the metrics: the status answered and the body bytes sent.
+_STATUS = "satchel.status"
+_SENT = "satchel.sent"
+
+
+def answered(scope: Scope) -> tuple[int, int]:
+    """Return the status and the body bytes sent of a request :class:`ObjectRoutes` answered (500 and 0 if none)."""
+    return scope.get(_STATUS, 500), scope.get(_SENT, 0)
+
+
+def _counting_send(scope: Scope, send: Send) -> Send:
+    scope[_SENT] = 0
+
+    async def counting_send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            scope[_SENT] += len(message.get("body", b""))
+        await send(message)
+
+    return counting_send
+
+
 class ObjectRoutes:
-    """The ASGI app of every ``/v1/`` request: objects, multipart and resumable uploads, the extensions."""
+    """The ASGI app of every ``/v1/`` request: objects, multipart and resumable uploads, the extensions.
+
+    It leaves the status and the bytes sent in the scope (:func:`answered`); the body readers of
+    :mod:`satchel.server.bodies` leave the bytes received (:func:`~satchel.server.bodies.received_bytes`).
+    """
 
     def __init__(self, state: ServerState, uploads: Uploads) -> None:
         self.state = state
@@ -50,7 +74,12 @@ class ObjectRoutes:
         except Exception:  # noqa: BLE001 - the edge of the server: any bug is one 500, never a dropped connection
             _log.exception("unexpected error answering %s", scope["method"])
             response = error_response(ApiError(500, "internal server error"))
-        await response(scope, receive, send)
+        scope[_STATUS] = response.status_code
+        if isinstance(response, StreamingResponse):
+            await response(scope, receive, _counting_send(scope, send))
+        else:
+            scope[_SENT] = len(response.body)
+            await response(scope, receive, send)
 
     async def route(self, request: Request) -> Response:
         """Answer ``request`` with the handler its resource and method select.
@@ -96,9 +125,7 @@ async def api_error_answer(request: Request, exc: Exception) -> Response:
     # client cleanly (a.11); reading the rest costs less than a broken pipe on the client's side. A body
     # refused for its size is not read further: the server closes that connection instead.
     if exc.status != 413:
-        with contextlib.suppress(Exception):
-            async for _ in request.stream():
-                pass
+        await drain(request)
     response = error_response(exc)
     if exc.status == 413:
         response.headers["connection"] = "close"

@@ -139,11 +139,14 @@ def fields_from_headers(headers: Mapping[str, str]) -> ObjectFields:
             type, an invalid ``x-sn-expiration``, an ``x-snme-`` header without a name, or a value whose escapes
             are not UTF-8.
     """
+    for name in headers:
+        if name.lower().startswith(_FIELD_HEADERS):
+            break
+    else:
+        return _NO_FIELDS
     lowered: dict[str, str] = {}
     for name, value in headers.items():
         lowered.setdefault(name.lower(), value)
-    if not any(name.startswith(_FIELD_HEADERS) for name in lowered):
-        return _NO_FIELDS
 
     content_type = lowered.get("content-type")
     if content_type is not None:
@@ -179,6 +182,7 @@ def fields_from_headers(headers: Mapping[str, str]) -> ObjectFields:
 
 
 _NO_FIELDS = ObjectFields()
+_NO_ATTRIBUTES = Attributes()
 
 
 def to_attributes(fields: ObjectFields, created: datetime | None) -> Attributes:
@@ -188,6 +192,8 @@ def to_attributes(fields: ObjectFields, created: datetime | None) -> Attributes:
     :attr:`satchel.server.state.ServerState.created_from_mtime`). The expiration is left out; the expiration
     layer stamps it from the put options.
     """
+    if fields is _NO_FIELDS and created is None:
+        return _NO_ATTRIBUTES
     metadata = {_stored_name(name.lower()): value for name, value in fields.custom.items()}
     if fields.origin is not None:
         metadata[_ORIGIN] = fields.origin

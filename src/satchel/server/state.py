@@ -121,7 +121,11 @@ def json_response(data: object, status: int = 200, headers: dict[str, str] | Non
 def key_response(key: str, status: int = 200, etag: str | None = None) -> Response:
     """Return ``{"key": key}``, the answer to a write, with the object's ``etag`` header when given."""
     # Encoding a lone string takes the JSON encoder's fast path; a dict builds a new encoder per call.
-    return _json_answer(b'{"key":%s}' % _JSON.encode(key).encode(), status, {"etag": etag} if etag else None)
+    body = b'{"key":%s}' % _JSON.encode(key).encode()
+    raw = [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
+    if etag:
+        raw.append((b"etag", etag.encode("latin-1")))
+    return RawResponse(status, raw, body)
 
 
 def _json_answer(body: bytes, status: int, headers: dict[str, str] | None) -> Response:
