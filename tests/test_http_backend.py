@@ -30,6 +30,7 @@ import satchel
 import servers
 from satchel.backend import find_layer, innermost
 from satchel.backends.http import HttpBackend, HttpConfig
+from satchel.backends.http._wire import meta_from_headers
 from satchel.errors import (
     ConfigError,
     InvalidPath,
@@ -418,3 +419,28 @@ def test_satchel_error_carries_the_key(store: Store) -> None:
     assert isinstance(info.value, NotFound)
     assert info.value.key == "no/such"
     assert info.value.backend == "http"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        # satchel's server: the exact time, or only the creation time when the two are equal.
+        (
+            {"x-sn-time-created": "2026-07-24T09:00:00.250000Z", "x-satchel-last-modified": "2026-07-25T10:00:00.5Z"},
+            datetime(2026, 7, 25, 10, 0, 0, 500000, tzinfo=UTC),
+        ),
+        (
+            {"x-sn-time-created": "2026-07-24T09:00:00.250000Z", "last-modified": "Fri, 24 Jul 2026 09:00:00 GMT"},
+            datetime(2026, 7, 24, 9, 0, 0, 250000, tzinfo=UTC),
+        ),
+        # Another server, whose object changed after it was created: its whole-second date.
+        (
+            {"x-sn-time-created": "2026-07-24T09:00:00.250000Z", "last-modified": "Sat, 25 Jul 2026 10:00:00 GMT"},
+            datetime(2026, 7, 25, 10, 0, 0, tzinfo=UTC),
+        ),
+        ({"last-modified": "Sat, 25 Jul 2026 10:00:00 GMT"}, datetime(2026, 7, 25, 10, 0, 0, tzinfo=UTC)),
+        ({"x-sn-time-created": "2026-07-24T09:00:00.250000Z"}, datetime(2026, 7, 24, 9, 0, 0, 250000, tzinfo=UTC)),
+    ],
+)
+def test_last_modified_from_the_headers_a_server_sends(headers: dict[str, str], expected: datetime) -> None:
+    assert meta_from_headers("k", headers, 1).last_modified == expected

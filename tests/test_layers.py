@@ -547,6 +547,17 @@ def test_retry_gives_up_after_the_attempts() -> None:
     assert len(sleeps) == 2
 
 
+def test_retry_gives_up_on_a_write_after_the_attempts() -> None:
+    inner = MemoryBackend()
+    flaky = Flaky(inner, failures=10)
+    layer, sleeps = retrying(flaky, attempts=3)
+    with pytest.raises(TransientError):
+        layer.put(K("a"), io.BytesIO(TEXT), PutOptions())
+    assert flaky.calls["put"] == 3
+    assert len(sleeps) == 2
+    assert keys(inner) == []
+
+
 @pytest.mark.parametrize("error", [NotFound("gone"), TransientError("fatal", retryable=False)])
 def test_retry_does_not_retry_errors_not_marked_retryable(error: SatchelError) -> None:
     flaky = Flaky(MemoryBackend(), failures=1, error=error)

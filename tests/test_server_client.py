@@ -275,9 +275,13 @@ def test_extend_expiry(session: Session) -> None:
 
 
 def _times(raw: urllib3.HTTPConnectionPool, path: str) -> tuple[str, str]:
+    """The creation and last modification times a HEAD answers; the second is left out when they are equal."""
     response = raw.request("HEAD", path)
     assert response.status == 200, path
-    return response.headers["x-sn-time-created"], response.headers["x-satchel-last-modified"]
+    created = response.headers["x-sn-time-created"]
+    modified = response.headers.get("x-satchel-last-modified", created)
+    assert modified != created or "x-satchel-last-modified" not in response.headers
+    return created, modified
 
 
 def test_a_local_store_keeps_no_creation_time_and_updates_keep_it(

@@ -75,7 +75,19 @@ class RetryLayer(ForwardingBackend):
 
     def put(self, key: Key, payload: Payload, options: PutOptions) -> PutResult:
         """Write, retrying when the payload can be replayed (see :meth:`satchel.backend.Backend.put`)."""
-        return self._run(lambda: self.inner.put(key, payload, options), _rewinder(payload))
+        rewind = _rewinder(payload)
+        # The first try is a plain call, as in get: most writes succeed at once.
+        try:
+            return self.inner.put(key, payload, options)
+        except SatchelError as err:
+            if not err.retryable or rewind is None or self.attempts < 2:
+                raise
+            self._pause(1, err)
+            try:
+                rewind()
+            except (OSError, ValueError):
+                raise err from None
+        return self._run(lambda: self.inner.put(key, payload, options), rewind, first_attempt=2)
 
     def put_multipart(self, key: Key, options: PutOptions) -> MultipartUpload:
         """Start an upload whose every step is retried on its own."""

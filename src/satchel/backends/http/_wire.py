@@ -154,13 +154,14 @@ def meta_from_headers(key: str, headers: Mapping[str, str], size: int) -> Object
         expires_at=expires_at,
         metadata=metadata,
     )
-    modified = (
-        _timestamp_or_none(headers.get("x-satchel-last-modified"))
-        or _http_date_or_none(headers.get("last-modified"))
-        or created
-        or datetime.now(UTC)
-    )
-    return ObjectMeta(key, size, headers.get("etag"), modified, None, attributes)
+    modified = _timestamp_or_none(headers.get("x-satchel-last-modified"))
+    if modified is None:
+        # satchel's server leaves x-satchel-last-modified out when it equals the creation time; a server that
+        # never sends it gets its second-precision last-modified unless the creation time falls in that second.
+        seconds = _http_date_or_none(headers.get("last-modified"))
+        same_second = created is not None and (seconds is None or seconds == created.replace(microsecond=0))
+        modified = created if same_second else seconds
+    return ObjectMeta(key, size, headers.get("etag"), modified or datetime.now(UTC), None, attributes)
 
 
 def parse_content_range(text: str) -> tuple[int, int, int | None] | None:
