@@ -51,7 +51,7 @@ from satchel.server.headers import (
     unescape_value,
 )
 from satchel.server.state import key_response
-from satchel.types import TTI, TTL, Attributes, ObjectMeta
+from satchel.types import NO_ATTRIBUTES, TTI, TTL, Attributes, ObjectMeta
 
 DAY = 86_400
 SCOPES = (("org", "42"), ("project", "1337"))
@@ -629,6 +629,16 @@ def test_response_headers_of_a_bare_object() -> None:
         ("accept-ranges", "bytes"),
     ]  # no x-satchel-last-modified: it equals x-sn-time-created
     assert ClientMetadata.from_headers(dict(decoded_response_headers(meta))).expiration_policy is None
+
+
+@pytest.mark.parametrize("etag", [None, "6dfb830e49b566453", "bad\r\nvalue"])
+def test_response_headers_of_an_object_without_attributes_take_a_short_path_to_the_same_answer(
+    etag: str | None,
+) -> None:
+    shared = ObjectMeta(key="k", size=7, etag=etag, last_modified=LAST_MODIFIED, attributes=NO_ATTRIBUTES)
+    fresh = ObjectMeta(key="k", size=7, etag=etag, last_modified=LAST_MODIFIED, attributes=Attributes())
+    assert fresh.attributes is not NO_ATTRIBUTES  # the general path
+    assert response_headers(shared) == response_headers(fresh)
 
 
 def test_response_headers_of_a_ttl_object() -> None:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from satchel.errors import ConfigError, RangeNotSatisfiable
 
 __all__ = [
+    "NO_ATTRIBUTES",
     "TTI",
     "TTL",
     "Attributes",
@@ -132,7 +133,10 @@ _TEXT_FIELDS = (
     "cache_control",
     "compression",
 )
-_EMPTY_ATTRIBUTES = Attributes()
+NO_ATTRIBUTES = Attributes()
+"""The shared empty :class:`Attributes`. Backends describe objects that have none with this one instance, so a
+hot path can tell them apart with ``is`` instead of comparing nine fields."""
+_EMPTY_ATTRIBUTES = NO_ATTRIBUTES
 
 
 @dataclass(frozen=True)

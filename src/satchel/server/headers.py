@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote
 
 from satchel.server.durations import format_policy, format_timestamp, http_date, parse_policy, parse_timestamp
 from satchel.server.errors import ApiError
-from satchel.types import TTI, TTL, Attributes, ObjectMeta
+from satchel.types import NO_ATTRIBUTES, TTI, TTL, Attributes, ObjectMeta
 
 __all__ = [
     "CREATED",
@@ -182,7 +182,7 @@ def fields_from_headers(headers: Mapping[str, str]) -> ObjectFields:
 
 
 _NO_FIELDS = ObjectFields()
-_NO_ATTRIBUTES = Attributes()
+_NO_ATTRIBUTES = NO_ATTRIBUTES
 
 
 def to_attributes(fields: ObjectFields, created: datetime | None) -> Attributes:
@@ -269,6 +269,8 @@ def response_headers(meta: ObjectMeta) -> list[tuple[bytes, bytes]]:
     replaced by the default for ``content-type``.
     """
     attributes = meta.attributes
+    if attributes is NO_ATTRIBUTES:
+        return _plain_headers(meta)
     content_type = attributes.content_type
     headers = [
         (
@@ -315,20 +317,42 @@ def response_headers(meta: ObjectMeta) -> list[tuple[bytes, bytes]]:
     for header, extra in extras:
         if extra is not None and _HEADER_VALUE.fullmatch(extra):
             headers.append((header, extra.encode()))
-    # satchel's extensions, echoed exactly as stored: the standard headers above cannot tell a stored
-    # "application/octet-stream" or "attachment" from the defaults, nor carry non-ASCII values.
-    if attributes.content_type is not None:
-        headers.append((b"x-satchel-content-type", escape_value(attributes.content_type).encode()))
-    for name, field_name in _EXTENSIONS:
-        stored = getattr(attributes, field_name)
-        if stored is not None:
-            headers.append((name.encode(), escape_value(stored).encode()))
+    headers += _echoed_headers(attributes)
     headers.append((b"last-modified", http_date(meta.last_modified).encode()))
     if modified != created:
         # Left out when equal to the creation time (always, on a local folder): one header less to send and
         # parse on every read. satchel's HTTP backend reads the creation time then.
         headers.append((b"x-satchel-last-modified", modified))
     headers.append(_ACCEPT_RANGES)
+    if meta.etag and _HEADER_VALUE.fullmatch(meta.etag):
+        headers.append((b"etag", meta.etag.encode()))
+    return headers
+
+
+def _echoed_headers(attributes: Attributes) -> list[tuple[bytes, bytes]]:
+    # satchel's extensions, echoed exactly as stored: the standard headers cannot tell a stored
+    # "application/octet-stream" or "attachment" from the defaults, nor carry non-ASCII values.
+    headers = []
+    if attributes.content_type is not None:
+        headers.append((b"x-satchel-content-type", escape_value(attributes.content_type).encode()))
+    for name, field_name in _EXTENSIONS:
+        stored = getattr(attributes, field_name)
+        if stored is not None:
+            headers.append((name.encode(), escape_value(stored).encode()))
+    return headers
+
+
+def _plain_headers(meta: ObjectMeta) -> list[tuple[bytes, bytes]]:
+    # Most objects have no attributes: response_headers' general path gives these same headers in this order.
+    modified = format_timestamp(meta.last_modified).encode()
+    headers = [
+        (b"content-type", _DEFAULT_CONTENT_TYPE),
+        (b"x-sn-time-created", modified),
+        (b"x-sn-size", b"%d" % meta.size),
+        _BARE_DISPOSITION,
+        (b"last-modified", http_date(meta.last_modified).encode()),
+        _ACCEPT_RANGES,
+    ]
     if meta.etag and _HEADER_VALUE.fullmatch(meta.etag):
         headers.append((b"etag", meta.etag.encode()))
     return headers

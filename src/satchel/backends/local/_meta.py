@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from satchel.errors import ConfigError
-from satchel.types import Attributes, ObjectMeta
+from satchel.types import NO_ATTRIBUTES, Attributes, ObjectMeta
 from satchel.unique import unique_token
 
 __all__ = ["XATTR_NAME", "decode_meta", "new_etag", "object_meta", "read_meta", "stat_etag", "write_meta"]
 
 XATTR_NAME = "user.satchel"
-_EMPTY = Attributes()
+_EMPTY = NO_ATTRIBUTES
 _NO_ATTRIBUTE = (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP)
 _decode = json.JSONDecoder().decode
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
