@@ -24,6 +24,7 @@ from local_helpers import create_worker, increment_worker, internal_names, mount
 from satchel.backend import Backend
 from satchel.backends.local import LocalBackend, LocalConfig
 from satchel.backends.local._cleanup import STALE_AFTER, is_stale
+from satchel.backends.local._writer import temp_name
 from satchel.errors import (
     AlreadyExists,
     ConfigError,
@@ -875,3 +876,19 @@ def test_files_are_created_with_the_umask(root: Path, backend: LocalBackend) -> 
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE((root / "k").stat().st_mode) == 0o666 & ~mask
+
+
+def test_temp_names_carry_the_pid_of_the_process_that_writes_even_after_a_fork() -> None:
+    assert temp_name().startswith(f"{os.getpid()}-")
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe and exits at once
+        os.write(write, f"{os.getpid()} {temp_name()}".encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        pid, name = pipe.read().decode().split()
+    os.waitpid(child, 0)
+    assert pid == str(child)
+    assert name.startswith(f"{child}-")
+    assert temp_name().startswith(f"{os.getpid()}-")

@@ -44,7 +44,7 @@ from satchel.server.headers import (
     to_attributes,
 )
 from satchel.server.state import RawResponse, ServerState, api_error, key_response
-from satchel.types import TTI, TTL, ByteRange, CopyOptions, GetOptions, PutMode, PutResult
+from satchel.types import NO_ATTRIBUTES, TTI, TTL, ByteRange, CopyOptions, GetOptions, PutMode, PutResult
 
 __all__ = ["delete_object", "get_object", "patch_object", "put_object", "write_object"]
 
@@ -118,9 +118,11 @@ async def write_object(
     try:
         if length is not None and length <= SMALL_BODY:
             data = await read_small_body(request, limit)
-            if state.inline_writes:
-                return put(data)
-            return await anyio.to_thread.run_sync(put, data)
+            if not state.inline_writes:
+                return await anyio.to_thread.run_sync(put, data)
+            if attributes is NO_ATTRIBUTES and policy is None and compress is None and mode is PutMode.OVERWRITE:
+                return state.store.put(key, data)  # the Store's defaults, without building its options
+            return put(data)
         async with RequestReader(request, limit, length) as reader:
             return await anyio.to_thread.run_sync(put, reader)
     except SatchelError as err:

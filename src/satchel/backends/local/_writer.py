@@ -36,7 +36,17 @@ _FILE_STREAMS = (io.BufferedReader, io.BufferedRandom, io.FileIO)
 
 def temp_name() -> str:
     """Return a fresh temp file name; the pid prefix lets a later process tell whether its writer is alive."""
-    return f"{os.getpid()}-{unique_token()}.tmp"
+    return f"{_pid}-{unique_token()}.tmp"
+
+
+def _remember_pid() -> None:
+    global _pid  # noqa: PLW0603 - per-process state, renewed after fork
+    _pid = os.getpid()
+
+
+# os.getpid() is a system call each time; a forked child learns its own pid here.
+_pid = os.getpid()
+os.register_at_fork(after_in_child=_remember_pid)
 
 
 class StagedFile:
@@ -184,10 +194,26 @@ def in_parent(
     A concurrent delete may remove the parent directory (once empty) after we opened it; then creating an entry
     in it fails with ENOENT, and the action is run again on a freshly made directory. If the action fails, the
     directories it no longer needs are removed so failed writes leave no empty prefixes behind. With an
-    ``opener``, an existing parent is opened in one ``openat2`` call (see :func:`_parent_chain`).
+    ``opener``, an existing parent is opened in one ``openat2`` call.
     """
+    parent = key.rpartition("/")[0]
+    if parent and opener is not None and opener.available:
+        # The parent usually exists: one openat2 call instead of a descriptor per directory. The chain holds no
+        # names, so a failed action removes no directories; it made none.
+        try:
+            fd = opener.open_dir(parent)
+        except OSError:
+            pass  # missing, a file or a symlink on the way: the walk below creates it or refuses precisely
+        else:
+            with DirChain([fd], ()) as chain:
+                try:
+                    return action(chain)
+                except FileNotFoundError as exc:
+                    if isinstance(exc, SatchelError) or is_linked(fd):
+                        raise
+                    # A concurrent delete removed the directory after we opened it: the walk makes it anew.
     for _ in range(_ATTEMPTS):
-        with _parent_chain(root, key, opener, fsync=fsync, operation=operation) as chain:
+        with _parent_chain(root, key, fsync=fsync, operation=operation) as chain:
             try:
                 return action(chain)
             except FileNotFoundError as exc:
@@ -200,16 +226,8 @@ def in_parent(
     raise local_error(TransientError, "the parent directory kept disappearing", key=key, operation=operation)
 
 
-def _parent_chain(root: Root, key: Key, opener: BeneathOpener | None, *, fsync: bool, operation: str) -> DirChain:
-    parents = key.parts[:-1]
-    if parents and opener is not None and opener.available:
-        try:
-            # The parent usually exists: one system call instead of a descriptor per directory. The chain
-            # holds no names, so a failed write removes no directories; it made none.
-            return DirChain([opener.open_dir("/".join(parents))], ())
-        except OSError:
-            pass  # missing, a file or a symlink on the way: the walk creates it or refuses with a precise error
-    return open_dirs(root, parents, Walk.WRITE, fsync=fsync, key=key, operation=operation)
+def _parent_chain(root: Root, key: Key, *, fsync: bool, operation: str) -> DirChain:
+    return open_dirs(root, key.parts[:-1], Walk.WRITE, fsync=fsync, key=key, operation=operation)
 
 
 def commit(
