@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Literal, overload
 
-from satchel.backend import Backend, GetResult, MultipartUpload, Payload, Signer, find_layer
+from satchel.backend import BYTES_LIKE, Backend, GetResult, MultipartUpload, Payload, Signer, find_layer
 from satchel.body import ReadableStream
 from satchel.errors import ConfigError, NotSupported, PermissionDenied
 from satchel.io import IterableReader, ObjectReader, ObjectWriter
@@ -474,7 +474,7 @@ def _check_metadata(key: Key, metadata: Mapping[str, str]) -> None:
 
 
 def _as_payload(data: Payload | Iterable[bytes]) -> Payload:
-    if isinstance(data, bytes | bytearray | memoryview):
+    if isinstance(data, BYTES_LIKE):
         return data
     if isinstance(data, str):
         raise TypeError("put takes bytes, a binary stream or an iterable of bytes, not str; encode it first")

@@ -34,7 +34,15 @@ from typing import IO, cast
 
 import zstandard
 
-from satchel.backend import Backend, ForwardingBackend, ForwardingUpload, GetResult, MultipartUpload, Payload
+from satchel.backend import (
+    BYTES_LIKE,
+    Backend,
+    ForwardingBackend,
+    ForwardingUpload,
+    GetResult,
+    MultipartUpload,
+    Payload,
+)
 from satchel.body import CHUNK_SIZE, Body, BytesBody, ReadableStream
 from satchel.errors import ConfigError, NotSupported, RangeNotSatisfiable, SatchelError
 from satchel.layers._streams import Primed, SeekableStream, Window
@@ -81,7 +89,7 @@ class CompressionLayer(ForwardingBackend):
         if self._codec(key, options, "put") is None:
             return self.inner.put(key, payload, options)
         stored = _compressed_options(options)
-        if isinstance(payload, bytes | bytearray | memoryview):
+        if isinstance(payload, BYTES_LIKE):
             return self.inner.put(key, self._compressor().compress(payload), stored)
         reader = self._compressor().stream_reader(cast(IO[bytes], payload), size=_remaining(payload), closefd=False)
         try:

@@ -27,7 +27,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Protocol, TypeVar, runtime_checkable
 
-from satchel.backend import Backend, ForwardingBackend, ForwardingUpload, GetResult, MultipartUpload, Payload
+from satchel.backend import (
+    BYTES_LIKE,
+    Backend,
+    ForwardingBackend,
+    ForwardingUpload,
+    GetResult,
+    MultipartUpload,
+    Payload,
+)
 from satchel.body import Body, ReadableStream
 from satchel.errors import SatchelError
 from satchel.layers._streams import SeekableStream
@@ -79,7 +87,7 @@ class MetricsLayer(ForwardingBackend):
     def put(self, key: Key, payload: Payload, options: PutOptions) -> PutResult:
         """Write and record the put's latency, size and throughput."""
         with _Measure(self, "put") as measure:
-            if isinstance(payload, bytes | bytearray | memoryview):
+            if isinstance(payload, BYTES_LIKE):
                 result = self.inner.put(key, payload, options)
                 measure.size = memoryview(payload).nbytes
                 return result

@@ -23,7 +23,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-from satchel.backend import Backend, ForwardingBackend, ForwardingUpload, GetResult, MultipartUpload, Payload
+from satchel.backend import (
+    BYTES_LIKE,
+    Backend,
+    ForwardingBackend,
+    ForwardingUpload,
+    GetResult,
+    MultipartUpload,
+    Payload,
+)
 from satchel.errors import ConfigError, SatchelError
 from satchel.layers._streams import SeekableStream
 from satchel.path import Key
@@ -172,7 +180,7 @@ class RetryLayer(ForwardingBackend):
 
 
 def _rewinder(payload: Payload) -> Callable[[], object] | None:
-    if isinstance(payload, bytes | bytearray | memoryview):
+    if isinstance(payload, BYTES_LIKE):
         return _stay
     if not isinstance(payload, SeekableStream):
         return None

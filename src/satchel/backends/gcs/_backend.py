@@ -11,7 +11,7 @@ from typing import Any, Literal
 from google.api_core.exceptions import NotFound as SDKNotFound
 from google.cloud import storage  # type: ignore[import-untyped]  # the SDK ships no py.typed
 
-from satchel.backend import GetResult, MultipartUpload, Payload, refuse_layer_options, refuse_reserved_key
+from satchel.backend import BYTES_LIKE, GetResult, MultipartUpload, Payload, refuse_layer_options, refuse_reserved_key
 from satchel.backends.gcs._config import GCSConfig, load_credentials
 from satchel.backends.gcs._errors import BACKEND, Conflict, translate
 from satchel.backends.gcs._lister import list_objects, list_one_level
@@ -92,7 +92,7 @@ class GCSBackend:
         preconditions = self._write_preconditions(key, options, "put")
         blob = self._bucket.blob(key, chunk_size=self._config.chunk_size)
         apply_attributes(blob, options.attributes)
-        if isinstance(payload, bytes | bytearray | memoryview):
+        if isinstance(payload, BYTES_LIKE):
             stream: Any = io.BytesIO(payload)
             size: int | None = len(memoryview(payload).cast("B"))
         else:

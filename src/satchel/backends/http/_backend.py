@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from satchel.backend import GetResult, MultipartUpload, Payload
+from satchel.backend import BYTES_LIKE, GetResult, MultipartUpload, Payload
 from satchel.backends._staged import StagedUpload
 from satchel.backends.http._auth import SignedTokens, StaticToken, TokenSource
 from satchel.backends.http._config import HttpConfig
@@ -123,7 +123,7 @@ class HttpBackend:
             ConfigError: an attribute the protocol cannot carry, or one the server refuses.
         """
         headers = self._write_headers(key, options, "put")
-        body: _Body = payload if isinstance(payload, bytes | bytearray | memoryview) else stream_chunks(payload)
+        body: _Body = payload if isinstance(payload, BYTES_LIKE) else stream_chunks(payload)
         return self._send(key, body, options.mode, options.if_match, headers)
 
     def _send(self, key: Key, body: _Body, mode: PutMode, if_match: str | None, headers: dict[str, str]) -> PutResult:

@@ -18,6 +18,7 @@ from typing import Any, cast
 import urllib3
 from urllib3.response import BaseHTTPResponse
 
+from satchel.backend import BYTES_LIKE
 from satchel.backends.http._auth import TokenSource
 from satchel.backends.http._errors import ErrorContext, PayloadFailed
 from satchel.body import CHUNK_SIZE, Body, ReadableStream
@@ -97,7 +98,7 @@ class Transport:
         sent = {"user-agent": _USER_AGENT, **(headers or {})}
         if self._tokens is not None:
             sent[_AUTH_HEADER] = "Bearer " + self._tokens.token()
-        chunked = body is not None and not isinstance(body, bytes | bytearray | memoryview)
+        chunked = body is not None and not isinstance(body, BYTES_LIKE)
         with errors:
             response = self._pool.urlopen(
                 method,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import io
 import os
 import stat
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
 
-from satchel.backend import Payload
+from satchel.backend import BYTES_LIKE, Payload
 from satchel.body import CHUNK_SIZE
 from satchel.errors import AlreadyExists, PreconditionFailed, SatchelError, TransientError
 from satchel.path import Key
@@ -20,7 +21,7 @@ from satchel.types import Attributes, PutMode
 from satchel.unique import unique_token
 
 from ._beneath import BeneathOpener
-from ._dirs import DirChain, Root, Walk, is_linked, locked, open_dirs, open_file, require_replaceable
+from ._dirs import DirChain, Root, Walk, is_linked, open_dirs, open_file, require_replaceable
 from ._errors import local_error
 from ._meta import new_etag, read_meta, write_meta
 
@@ -67,7 +68,7 @@ class StagedFile:
 
     def write(self, payload: Payload) -> None:
         """Append ``payload``: bytes-like objects without copying, streams in chunks, regular files in-kernel."""
-        if isinstance(payload, bytes | bytearray | memoryview):
+        if isinstance(payload, BYTES_LIKE):
             view = memoryview(payload)
             self._write_view(view.cast("B") if view.c_contiguous else memoryview(view.tobytes()))
             return
@@ -254,7 +255,8 @@ def commit(
     def place(chain: DirChain) -> None:
         # Every writer of a directory's entries holds its lock, so a conditional write's check and its rename
         # happen with no other satchel write in between, in this process or any other.
-        with locked(chain.fd):
+        fcntl.flock(chain.fd, fcntl.LOCK_EX)
+        try:
             require_replaceable(chain.fd, name, key, operation)
             if mode is PutMode.CREATE:
                 # link() fails if the name exists, checked and created in one step by the kernel: unlike a
@@ -270,6 +272,11 @@ def commit(
                     check_etag(chain.fd, name, if_match, key, operation)
                 os.rename(staged.name, name, src_dir_fd=staged.dir_fd, dst_dir_fd=chain.fd)
                 staged.renamed = True
+        finally:
+            # The descriptor is this write's own and in_parent closes it as soon as this returns, which releases
+            # the lock: an explicit unlock is needed only before the fsync, which must not hold it.
+            if fsync:
+                fcntl.flock(chain.fd, fcntl.LOCK_UN)
         if fsync:
             # A rename is a change to the directory, not to the file: only fsyncing the directory makes it durable.
             os.fsync(chain.fd)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Literal
 
 import obstore
 
-from satchel.backend import GetResult, MultipartUpload, Payload, one_level, refuse_layer_options
+from satchel.backend import BYTES_LIKE, GetResult, MultipartUpload, Payload, one_level, refuse_layer_options
 from satchel.backends._staged import StagedUpload
 from satchel.backends.obstore._attributes import from_obstore, to_obstore
 from satchel.backends.obstore._errors import ErrorContext
@@ -141,7 +141,7 @@ class ObstoreBackend:
             NotSupported: layer-only options (compression, expiration) reached the backend.
         """
         self._refuse_layer_options(key, options)
-        if isinstance(payload, bytes | bytearray | memoryview):
+        if isinstance(payload, BYTES_LIKE):
             return self._put_buffer(key, payload, options)
         # A stream of unknown length: read up to the threshold; if it ends there, it is one PUT.
         head = _read_up_to(payload, self._threshold + 1)

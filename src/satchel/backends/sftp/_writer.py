@@ -9,7 +9,7 @@ from types import TracebackType
 
 import paramiko
 
-from satchel.backend import Payload
+from satchel.backend import BYTES_LIKE, Payload
 from satchel.body import CHUNK_SIZE
 from satchel.errors import AlreadyExists, InvalidPath, PermissionDenied
 from satchel.types import Attributes, PutMode
@@ -39,7 +39,7 @@ class StagedFile:
 
     def write(self, payload: Payload) -> None:
         """Append ``payload``: bytes-like objects in slices, streams chunk by chunk (flat memory)."""
-        if isinstance(payload, bytes | bytearray | memoryview):
+        if isinstance(payload, BYTES_LIKE):
             view = memoryview(payload).cast("B") if memoryview(payload).c_contiguous else memoryview(bytes(payload))
             for start in range(0, len(view), CHUNK_SIZE):
                 self._write(view[start : start + CHUNK_SIZE])
