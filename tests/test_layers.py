@@ -330,7 +330,7 @@ def test_expiration_ttl_hides_the_object_at_once(clock: Clock) -> None:
     for move in (layer.copy, layer.rename):
         with pytest.raises(NotFound):
             move(K("d/a"), K("d/b"), CopyOptions())
-    assert keys(inner) == ["d/a", "d/keep"]  # still stored until the sweep
+    assert keys(inner) == [MARKER, "d/a", "d/keep"]  # still stored until the sweep
 
 
 def test_expiration_writes_treat_an_expired_object_as_absent(clock: Clock) -> None:
@@ -404,8 +404,7 @@ def test_expiration_sweep_deletes_only_expired(clock: Clock, wrap: bool) -> None
     clock.advance(50)
     assert keys(layer) == ["forever", "young"]
     assert layer.sweep() == 1
-    marker = [MARKER] if wrap else []  # listings without deadlines need the marker (see the next tests)
-    assert keys(inner) == [*marker, "forever", "young"]
+    assert keys(inner) == [MARKER, "forever", "young"]  # the marker says deadlines exist (see the next tests)
 
 
 class CountingHeads(NoListAttributes):
@@ -449,11 +448,44 @@ def test_the_first_deadline_turns_on_per_object_checks(clock: Clock) -> None:
     assert other.sweep() == 1
 
 
-def test_backends_that_list_attributes_need_no_marker(clock: Clock) -> None:
-    inner = MemoryBackend()
+class CountingLists(ForwardingBackend):
+    """Counts the listings that reach the backend."""
+
+    lists = 0
+
+    def list(self, prefix: str, offset: str | None = None) -> Iterator[ObjectMeta]:
+        self.lists += 1
+        return self.inner.list(prefix, offset)
+
+
+def test_sweeps_of_a_store_without_deadlines_list_it_once(clock: Clock) -> None:
+    inner = CountingLists(MemoryBackend())
     layer = ExpirationLayer(inner, clock=clock)
+    for i in range(5):
+        layer.put(K(f"k{i}"), b"x", PutOptions())
+    assert layer.sweep() == 0
+    assert inner.lists == 1  # the first sweep looks for deadlines written before the marker existed
+    assert layer.sweep() == 0
+    assert inner.lists == 1  # no marker, no deadline: nothing to list
     layer.put(K("short"), b"x", PutOptions(expiration=TTL(10)))
-    assert keys(inner) == ["short"]
+    clock.advance(11)
+    assert layer.sweep() == 1
+    assert inner.lists == 2
+    assert keys(inner) == [MARKER, "k0", "k1", "k2", "k3", "k4"]
+
+
+def test_a_first_sweep_finds_deadlines_written_without_the_marker(clock: Clock) -> None:
+    inner = MemoryBackend()
+    for key, seconds in (("gone", -1), ("later", 100)):  # as a store written before the marker was kept
+        deadline = Attributes(expiration=TTL(100), expires_at=clock.now + timedelta(seconds=seconds))
+        inner.put(K(key), b"x", PutOptions(attributes=deadline))
+    layer = ExpirationLayer(inner, clock=clock)
+    assert layer.sweep() == 1
+    assert keys(inner) == [MARKER, "later"]  # a live deadline: the marker keeps later sweeps looking
+    clock.advance(101)
+    assert ExpirationLayer(inner, clock=clock).sweep() == 1
+    assert layer.sweep() == 0
+    assert keys(inner) == [MARKER]
 
 
 @pytest.mark.parametrize("operation", ["put", "get", "delete", "copy-from", "copy-to", "rename"])

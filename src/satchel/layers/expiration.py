@@ -14,12 +14,17 @@ a bump that fails leaves the read unharmed.
 What it costs:
 
 * A create-only or update write, a copy and a rename first head the keys they concern (one extra request).
-* When the inner backend's listings carry no attributes (``capabilities.list_attributes`` False, as on S3 and
-  Azure), the layer cannot see deadlines in a listing. The first time it stamps an expiring object it writes a
-  small marker object, ``.satchel-expiry-in-use``, at the root of its namespace; ``list``,
-  ``list_with_delimiter`` and ``sweep`` then head the marker once and, only when it exists, head every listed
-  object (one extra request per object). Stores that never use expiry list at the backend's own speed. The
-  marker key is reserved: the layer refuses it with ``InvalidPath`` and leaves it out of listings.
+* The first time the layer stamps an expiring object it writes a small marker object, ``.satchel-expiry-in-use``,
+  at the root of its namespace (one head per process, one put per store). ``sweep`` lists nothing while the
+  marker is absent: a store that never uses expiry is not walked every sweep. Where listings carry attributes
+  (``capabilities.list_attributes``, as on a local folder), a store written before the marker was kept there may
+  hold deadlines without it, so each layer's first whole-store sweep lists everything once and writes the
+  marker if it meets a deadline. The marker key is reserved: the layer refuses it with ``InvalidPath`` and
+  leaves it out of listings.
+* When the inner backend's listings carry no attributes (S3, Azure), the layer cannot see deadlines in a
+  listing: ``list``, ``list_with_delimiter`` and ``sweep`` head the marker once and, only when it exists, head
+  every listed object (one extra request per object). Stores that never use expiry list at the backend's own
+  speed.
 * ``list_with_delimiter`` does not check its common prefixes: a prefix whose objects have all expired is
   listed until the sweep deletes them.
 * A multipart upload's deadline counts from the start of the upload.
@@ -81,6 +86,7 @@ class ExpirationLayer(ForwardingBackend):
         super().__init__(inner)
         self._clock = clock
         self._marker_seen = False
+        self._swept_all = False
 
     def put(self, key: Key, payload: Payload, options: PutOptions) -> PutResult:
         """Store the object with its deadline (see :meth:`satchel.backend.Backend.put`).
@@ -169,18 +175,28 @@ class ExpirationLayer(ForwardingBackend):
 
         Where the inner backend has conditional deletes, each delete names the etag that was seen expired, so
         an object rewritten in the meantime is kept. Elsewhere the object is checked again just before it is
-        deleted, which narrows that race without closing it.
+        deleted, which narrows that race without closing it. A store where no expiring object was written is
+        not listed (see the module's notes on the marker).
         """
-        if not self.inner.capabilities.list_attributes and not self._marker_exists():
-            return 0  # nothing was ever written here with a deadline
         heads = not self.inner.capabilities.list_attributes
+        if not self._marker_exists() and (heads or self._swept_all):
+            return 0  # nothing was written here with a deadline (since this layer's first sweep)
         deleted = 0
+        deadlines = False
         for listed in self.inner.list(prefix):
             if listed.key == MARKER:
                 continue
             meta = self._head(Key.parse(listed.key)) if heads else listed
-            if meta is not None and self._expired(meta) and self._remove(Key.parse(meta.key), meta):
+            if meta is None or meta.attributes.expires_at is None:
+                continue
+            deadlines = True
+            if self._expired(meta) and self._remove(Key.parse(meta.key), meta):
                 deleted += 1
+        if not prefix:
+            self._swept_all = True
+        if deadlines:
+            # Deadlines written before the marker was kept on every backend: later sweeps must look again.
+            self._write_marker()
         return deleted
 
     def delete(self, keys: Sequence[Key], options: DeleteOptions | None = None) -> None:
@@ -209,7 +225,7 @@ class ExpirationLayer(ForwardingBackend):
         return self._marker_seen
 
     def _write_marker(self) -> None:
-        if self._marker_seen or self.inner.capabilities.list_attributes:
+        if self._marker_seen:
             return
         if not self._marker_exists():
             self.inner.put(MARKER, b"", PutOptions())
