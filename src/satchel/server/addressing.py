@@ -12,8 +12,7 @@ import contextlib
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import unquote
 
 from satchel.errors import InvalidPath
@@ -43,17 +42,19 @@ _DOTTED_SCOPE_VALUE = re.compile(r"[A-Za-z0-9_\-()$!+'.]+")
 _BAD_USECASE_CHAR = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-@dataclass(frozen=True)
-class ObjectAddress:
-    """Where an object is: its usecase, its ordered scopes and its logical key (None: key-less create or collection)."""
+class ObjectAddress(NamedTuple):
+    """Where an object is: its usecase, its ordered scopes and its logical key (None: key-less create or collection).
+
+    Named tuples, not frozen dataclasses, because every request builds one (and a :class:`ParsedPath`):
+    a frozen dataclass's ``__init__`` costs twice as much. ``address._replace(key=...)`` gives a changed copy.
+    """
 
     usecase: str
     scopes: Scopes
     key: str | None
 
 
-@dataclass(frozen=True)
-class ParsedPath:
+class ParsedPath(NamedTuple):
     """A request path taken apart: the protocol generation, the resource (``objects``, ``objects:multipart``, ...)
     and the address."""
 

@@ -43,7 +43,7 @@ async def list_route(state: ServerState, request: Request, address: ObjectAddres
     Raises:
         ApiError: a delimiter other than ``/`` or a bad limit (400).
     """
-    address = replace(address, key=None)
+    address = address._replace(key=None)
     state.authorize(request, address, READ)
     params = request.query_params
     prefix = params.get("prefix", "")
@@ -96,8 +96,8 @@ def _scan(
     directory = prefix.rpartition("/")[0]
     storage_dir = base
     if directory:
-        storage_dir = storage_key(replace(address, key=directory + "/x"))[: -len("x")]
-    offset = storage_key(replace(address, key=cursor)) if cursor else None
+        storage_dir = storage_key(address._replace(key=directory + "/x"))[: -len("x")]
+    offset = storage_key(address._replace(key=cursor)) if cursor else None
     for meta in state.store.list(storage_dir, offset=offset):
         key = logical_key(meta.key, base)
         if key.startswith(prefix):
@@ -119,7 +119,7 @@ async def copy_route(state: ServerState, request: Request, address: ObjectAddres
         overwrite = bool(request_body.get("overwrite", True))
     except (ValueError, KeyError, TypeError):
         raise ApiError(400, 'expected {"source": "<key>", "overwrite": true}') from None
-    source_address = replace(address, key=source)
+    source_address = address._replace(key=source)
     state.authorize(request, source_address, READ)
     state.authorize(request, address, WRITE)
     src, dst = storage_key(source_address), storage_key(address)

@@ -68,7 +68,7 @@ async def put_object(state: ServerState, request: Request, address: ObjectAddres
     key = address.key
     if key is None:
         key = str(uuid.uuid4())
-        address = replace(address, key=key)
+        address = address._replace(key=key)
     state.authorize(request, address, WRITE)
     mode, if_match = _write_condition(headers)
     result = await write_object(state, request, address, fields, mode, if_match)

@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import anyio
@@ -130,7 +130,7 @@ async def _initiate(
 ) -> Response:
     fields = fields_from_headers(request.headers)
     if address.key is None:
-        address = replace(address, key=str(uuid.uuid4()))
+        address = address._replace(key=str(uuid.uuid4()))
     state.authorize(request, address, WRITE)
     await read_small_body(request, 0)
     usecase = state.config.usecase(address.usecase)
@@ -326,7 +326,7 @@ async def resumable_route(
 async def _create_session(state: ServerState, uploads: Uploads, request: Request, address: ObjectAddress) -> Response:
     fields = fields_from_headers(request.headers)
     if address.key is None:
-        address = replace(address, key=str(uuid.uuid4()))
+        address = address._replace(key=str(uuid.uuid4()))
     state.authorize(request, address, WRITE)
     await read_small_body(request, 0)
     length_text = request.headers.get("upload-length", "")
