@@ -7,6 +7,7 @@ about a third of a small request's CPU; its errors are answered exactly as the a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from starlette.requests import Request
@@ -125,7 +126,8 @@ async def api_error_answer(request: Request, exc: Exception) -> Response:
     # client cleanly (a.11); reading the rest costs less than a broken pipe on the client's side. A body
     # refused for its size is not read further: the server closes that connection instead.
     if exc.status != 413:
-        await drain(request)
+        with contextlib.suppress(Exception):
+            await drain(request)
     response = error_response(exc)
     if exc.status == 413:
         response.headers["connection"] = "close"
