@@ -892,3 +892,21 @@ def test_temp_names_carry_the_pid_of_the_process_that_writes_even_after_a_fork()
     assert pid == str(child)
     assert name.startswith(f"{child}-")
     assert temp_name().startswith(f"{os.getpid()}-")
+
+
+def test_a_parent_removed_after_openat2_opened_it_is_made_again(
+    root: Path, backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert backend._opener.available, "openat2 should be usable on this Linux (5.6+)"
+    (root / "gone").mkdir()
+    open_dir = backend._opener.open_dir
+
+    def open_then_remove(relative: str) -> int:
+        fd = open_dir(relative)
+        (root / relative).rmdir()  # a concurrent delete of the empty directory, after the write opened it
+        return fd
+
+    monkeypatch.setattr(backend._opener, "open_dir", open_then_remove)
+    put(backend, "gone/k", b"v")
+    assert read(backend, "gone/k") == b"v"
+    assert internal_names(root) == []
