@@ -23,7 +23,7 @@ the client; see ``docs/server.md``), so confirm a saving with an interleaved ser
 Valgrind 3.19 (Debian 12) does not know ``openat2``: under it the local backend falls back to its directory walk,
 so satchel's PUT counts include the walk, not the single ``openat2`` call it makes otherwise.
 
-    python bench/instructions.py [--requests 600] [--src NAME=PATH ...] [--jobs 2]
+    python bench/instructions.py [--requests 600] [--src NAME=PATH ...] [--no-floors] [--modes PUT,GET] [--jobs 2]
 
 Needs ``valgrind`` (``apt-get install valgrind``).
 """
@@ -180,6 +180,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="requests counted per mode (default 600)")
     parser.add_argument("--src", type=_parse_src, action="append", help="NAME=PATH of a satchel source tree")
     parser.add_argument("--jobs", type=int, default=2, help="counting runs at once (default 2)")
+    parser.add_argument("--no-floors", action="store_true", help="count the satchel trees only")
+    parser.add_argument("--modes", default="PUT,GET", help="PUT, GET or both (default PUT,GET)")
     parser.add_argument("--drive", nargs=3, metavar=("CONTENDER", "MODE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
@@ -189,12 +191,13 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("bench/instructions.py needs valgrind: apt-get install valgrind")
     trees: list[tuple[str, Path | None]] = list(args.src or [("satchel", None)])
-    contenders = [*trees, ("file-floor", None), ("asgi-floor", None)]
+    contenders = trees if args.no_floors else [*trees, ("file-floor", None), ("asgi-floor", None)]
+    modes = [mode for mode in MODES if mode in args.modes.upper().split(",")]
     print(f"instructions per 1 KiB request, in-process, {args.requests} requests counted per mode\n")
-    print(f"{'app':<16}" + "".join(f"{mode:>12}" for mode in MODES))
+    print(f"{'app':<16}" + "".join(f"{mode:>12}" for mode in modes))
     for name, src in contenders:
         counts = [
-            per_request(name if name.endswith("-floor") else "satchel", src, m, args.requests, args.jobs) for m in MODES
+            per_request(name if name.endswith("-floor") else "satchel", src, m, args.requests, args.jobs) for m in modes
         ]
         print(f"{name:<16}" + "".join(f"{c / 1000:>11.1f}K" for c in counts))
 
