@@ -16,9 +16,10 @@ per request, free of start-up and imports. Contenders:
 * ``file-floor`` (``bench/_file_floor_app.py``): satchel's local-folder system calls and nothing else;
 * ``asgi-floor`` (``bench/_floor_app.py``): objects in a dict, the least an app can do.
 
-The floors are what any app of satchel's design must spend; satchel's count minus the file floor's is
-satchel's own Python. Served, a request costs more than its instructions say (cold caches after each wait for
-the client; see ``docs/server.md``), so confirm a saving with an interleaved served run before trusting its size.
+The file floor is what any app of satchel's design must spend, the ASGI floor what any app at all must;
+satchel's count minus the file floor's is satchel's own Python. Served, a request costs more than its
+instructions say (cold caches after each wait for the client; see ``docs/server.md``), so confirm a saving
+with an interleaved served run before trusting its size.
 
 Valgrind 3.19 (Debian 12) does not know ``openat2``: under it the local backend falls back to its directory walk,
 so satchel's PUT counts include the walk, not the single ``openat2`` call it makes otherwise.
